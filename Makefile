@@ -1,0 +1,30 @@
+# Two commands from a fresh clone (only Python needed): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: otherwise a dependency pulls the newest CUDA build (several GB).
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Train and evaluate the tiny offline model on the generated SocSci210 sample; log to MLflow.
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python train.py
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf outputs multirun .cache mlflow.db mlartifacts mlruns

@@ -1,0 +1,97 @@
+"""Evaluate a trained run (or any checkpoint) without training.
+
+    python -m socio_re.cli.evaluate outputs/socrates/runs/<run>
+    python -m socio_re.cli.evaluate outputs/socrates/runs/<run> --checkpoint <dir> --decoding sample
+
+Reads the run's frozen ``config.yaml`` (so data, split and formatting are exactly the run's),
+loads the final model (or the given checkpoint), scores the chosen split and writes the tables
+and ``eval_metrics.json`` into ``<run>/eval/<name>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from socio_re.cli.errors import run_reporting_user_errors
+from socio_re.errors import DataError, ModelLoadError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="socio-re-evaluate", description=__doc__.split("\n")[1])
+    p.add_argument("run_dir", type=Path, help="a run directory (holds config.yaml)")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="model or checkpoint directory (default: <run_dir>/model)")
+    p.add_argument("--split", choices=["test", "val"], default=None)
+    p.add_argument("--decoding", choices=["greedy", "sample"], default=None)
+    p.add_argument("--max-rows", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--name", default=None, help="output subfolder name (default: derived)")
+    return p.parse_args(argv)
+
+
+def load_run_config(run_dir: Path):
+    from omegaconf import OmegaConf
+
+    from socio_re.config.validate import validate_config
+
+    cfg_file = run_dir / "config.yaml"
+    if not cfg_file.exists():
+        raise DataError(f"{cfg_file} does not exist; pass a run directory made by train.py")
+    return validate_config(OmegaConf.load(cfg_file))
+
+
+def load_trained(rc, model_dir: Path):
+    """A trained causal LM from a full-model dir or a LoRA adapter dir (on the run's base)."""
+    from socio_re.models.load import load_causal_lm, load_tokenizer
+
+    if not model_dir.is_dir():
+        raise ModelLoadError(f"{model_dir} is not a directory; train first or pass --checkpoint")
+    tokenizer = load_tokenizer(rc.model, str(model_dir))
+    if (model_dir / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        from socio_re.models.load import resolve_model_path
+
+        base = load_causal_lm(rc.model, tokenizer, resolve_model_path(rc.model))
+        return PeftModel.from_pretrained(base, str(model_dir)), tokenizer
+    return load_causal_lm(rc.model, tokenizer, str(model_dir)), tokenizer
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.evaluate import evaluate_frame, rows_to_score
+    from socio_re.utils.console import print_summary, setup_logging
+
+    setup_logging()
+    run_dir = args.run_dir.resolve()
+    rc = load_run_config(run_dir)
+    if rc.task.name != "socrates":
+        raise DataError(f"{run_dir} is a {rc.task.name} run; this command scores socrates runs")
+    e = rc.task.eval
+    e.split = args.split or e.split
+    e.decoding = args.decoding or e.decoding
+    e.max_rows = args.max_rows if args.max_rows is not None else e.max_rows
+    e.seed = args.seed if args.seed is not None else e.seed
+    model_dir = (args.checkpoint or run_dir / "model").resolve()
+    model, tokenizer = load_trained(rc, model_dir)
+    prepared = prepare_splits(rc.data, rc.paths.cache_dir)
+    frame = rows_to_score(prepared.frames[e.split], e.max_rows, e.seed)
+    name = args.name or f"{model_dir.name}-{e.split}-{e.decoding}"
+    out_dir = run_dir / "eval" / name
+    metrics, files = evaluate_frame(model, tokenizer, frame, rc.task, out_dir, prefix=e.split)
+    (out_dir / "eval_metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    print_summary(metrics, out_dir, {**files, "metrics": out_dir / "eval_metrics.json"},
+                  f"not logged (model: {model_dir})")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    run_reporting_user_errors(lambda: evaluate(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Dataclass schemas for every config group.
+
+Hydra composes plain YAML; :func:`socio_re.config.validate.validate_config` merges the result
+into these dataclasses, so an unknown key or a value of the wrong type is an error that names the
+key. Task-specific sections (``task`` and ``data``) have one schema per task, chosen by
+``task.name`` (see ``socio_re.tasks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class PathsConfig:
+    # Built tiny models, generated sample data and prepared (tokenized) datasets live here.
+    cache_dir: str = ".cache/socio_re"
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny-causal"
+    # A hub id (``Qwen/Qwen2.5-14B-Instruct``) or a local directory.
+    name_or_path: str = ""
+    revision: str | None = None
+    # Offline builder that creates ``name_or_path`` when it does not exist (``tiny_causal``).
+    build: str | None = None
+    trust_remote_code: bool = False
+    # auto | float32 | bfloat16 | float16; auto = bf16 where the hardware has it, else fp32.
+    dtype: str = "auto"
+    attn_implementation: str | None = None
+    # Override the tokenizer's chat template (a Jinja string); null keeps the checkpoint's.
+    chat_template: str | None = None
+    # Token used for padding when the tokenizer has none (Llama 3.1 ships without one).
+    pad_token: str | None = None
+    # Default LoRA targets for this architecture; finetune.target_modules overrides.
+    lora_target_modules: Any = "all-linear"
+
+
+@dataclass
+class FinetuneConfig:
+    # full | lora
+    method: str = "full"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    # null = the model's lora_target_modules; else a list of module names or "all-linear".
+    target_modules: Any = None
+
+
+@dataclass
+class StrategyConfig:
+    # single now; ddp, fsdp, zero2, zero3, qlora slot in with the same fields.
+    name: str = "single"
+    # Processes (ranks) to start inside the job; 1 runs in place.
+    num_processes: int = 1
+    # GPU indices to use instead of juggling CUDA_VISIBLE_DEVICES; null = all visible.
+    devices: list[int] | None = None
+    # DeepSpeed config as a YAML mapping with "auto" fields; null = no DeepSpeed.
+    deepspeed: Any = None
+    # FSDP options (version 2); null = no FSDP.
+    fsdp: Any = None
+    # bitsandbytes quantization settings; null = full-precision weights.
+    quantization: Any = None
+
+
+@dataclass
+class TrainerConfig:
+    learning_rate: float = 2e-4
+    num_train_epochs: float = 1.0
+    max_steps: int = -1
+    per_device_train_batch_size: int = 8
+    per_device_eval_batch_size: int = 16
+    # When set, gradient accumulation = global / (per_device * processes); must divide evenly.
+    global_batch_size: int | None = None
+    gradient_accumulation_steps: int = 1
+    lr_scheduler_type: str = "cosine"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    optim: str = "adamw_torch"
+    logging_steps: int = 10
+    # Evaluate (validation loss) and save a checkpoint every N optimizer steps; null = per epoch.
+    eval_steps: int | None = None
+    save_steps: int | None = None
+    save_total_limit: int | None = 2
+    # auto | fp32 | bf16 | fp16
+    precision: str = "auto"
+    gradient_checkpointing: bool = False
+    dataloader_num_workers: int = 0
+    # Simulate a preemption: stop right after the checkpoint at this step (for testing resume).
+    stop_at_step: int | None = None
+
+
+@dataclass
+class TrackingConfig:
+    # mlflow | none
+    backend: str = "mlflow"
+    # null = $MLFLOW_TRACKING_URI, else a sqlite store (mlflow.db) in the working directory.
+    tracking_uri: str | None = None
+    # null = the task name
+    experiment_name: str | None = None
+
+
+@dataclass
+class RunConfig:
+    task: Any = None
+    data: Any = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 42
+    # Cross-validation fold (relext); socrates has no folds.
+    fold: Any = None
+    run_name: str | None = None
+    # auto = continue from the newest complete checkpoint in the run directory; never; or a path.
+    resume: str = "auto"
+    train: bool = True
+    evaluate: bool = True
+    tags: list[str] = field(default_factory=list)

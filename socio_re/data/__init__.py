@@ -1,0 +1,1 @@
+"""Dataset loading, validation and splitting for the tasks of socio_re."""

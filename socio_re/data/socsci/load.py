@@ -1,0 +1,259 @@
+"""Read SocSci210 from a local directory / file or from the Hugging Face hub into pandas.
+
+Every failure a user can fix (wrong path, empty directory, unreadable file, missing columns,
+no network) becomes a one-line :class:`~socio_re.errors.DataError` that says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from socio_re.data.socsci.schema import COLUMNS, DEMOGRAPHIC, REQUIRED_COLUMNS
+from socio_re.errors import DataError
+
+# "owner/name" as the hub spells repository ids.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_TRUE = {"1", "true", "yes", "on"}
+_JSON_SUFFIXES = (".jsonl", ".json")
+
+
+def load_socsci(path: str, *, revision: str | None = None) -> pd.DataFrame:
+    """Load SocSci210-style rows from ``path`` (local dir, local file or hub id ``owner/name``).
+
+    A directory is read as all of its ``*.parquet`` files (recursively, sorted) or, if it has
+    none, all of its ``*.jsonl`` / ``*.json`` files. The ``demographic`` column holds plain
+    dicts (ints, strings, None) or None. ``revision`` only applies to hub ids.
+    """
+    local = Path(path).expanduser()
+    if local.exists():
+        df = _read_local(local)
+    elif _looks_local(path) or not _HUB_ID.match(path):
+        raise DataError(
+            f"data.path={path} does not exist; point data.path at a directory of SocSci210 "
+            "parquet/jsonl files or at a hub id like socratesft/SocSci210"
+        )
+    else:
+        df = _read_hub(path, revision)
+    _check_columns(df, str(path))
+    return df
+
+
+def dataset_fingerprint(path: str, *, revision: str | None = None) -> str:
+    """A cheap identity of the data behind ``path``, for cache keys of prepared datasets.
+
+    Local data: a hash of the data files' relative names, sizes and mtimes (content is not read,
+    so it is instant even for GBs). Hub data: ``hub:<id>@<revision or main>``.
+    """
+    local = Path(path).expanduser()
+    if not local.exists():
+        return f"hub:{path}@{revision or 'main'}"
+    files = [local] if local.is_file() else _data_files(local, _any_data_suffix)
+    digest = hashlib.sha256()
+    for f in files:
+        stat = f.stat()
+        name = f.name if local.is_file() else f.relative_to(local).as_posix()
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+# --- local files -----------------------------------------------------------------------------
+
+
+def _looks_local(path: str) -> bool:
+    return path.startswith(("/", ".", "~")) or "\\" in path or path.count("/") > 1
+
+
+def _any_data_suffix(p: Path) -> bool:
+    return p.suffix in (".parquet", *_JSON_SUFFIXES)
+
+
+def _data_files(root: Path, keep) -> list[Path]:
+    """Matching files under ``root``, sorted, skipping hidden paths (``hf download``'s .cache/)."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and keep(p)
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def _read_local(local: Path) -> pd.DataFrame:
+    if local.is_file():
+        return _read_file(local)
+    files = _data_files(local, lambda p: p.suffix == ".parquet")
+    if not files:
+        files = _data_files(local, lambda p: p.suffix in _JSON_SUFFIXES)
+    if not files:
+        raise DataError(
+            f"data.path={local} contains no .parquet, .jsonl or .json files; "
+            "point data.path at the directory that holds the dataset's shards"
+        )
+    frames = [_read_file(f) for f in files]
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_file(f: Path) -> pd.DataFrame:
+    try:
+        if f.suffix == ".parquet":
+            return _arrow_to_pandas(pq.read_table(f))
+        if f.suffix in _JSON_SUFFIXES:
+            return _read_json(f)
+    except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"cannot read data file {f}: {reason}; replace or remove the file") from e
+    raise DataError(f"cannot read data file {f}: use .parquet, .jsonl or .json files")
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas, keeping ``demographic`` as dicts of Python values.
+
+    ``Table.to_pandas`` turns int struct children with nulls into floats (``2.0``, ``nan``);
+    ``to_pylist`` keeps ints and ``None``, which is what prompt builders and metrics expect.
+    """
+    if DEMOGRAPHIC not in table.column_names:
+        return table.to_pandas()
+    demo = table.column(DEMOGRAPHIC).to_pylist()
+    df = table.drop_columns([DEMOGRAPHIC]).to_pandas()
+    df.insert(table.column_names.index(DEMOGRAPHIC), DEMOGRAPHIC, pd.Series(demo, dtype=object))
+    return df
+
+
+def _read_json(f: Path) -> pd.DataFrame:
+    """Read JSON lines, or one JSON array of records (``.json`` files may be either)."""
+    with f.open(encoding="utf-8") as fh:
+        text = fh.read()
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        records = json.loads(stripped)
+    else:
+        records = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"line {lineno} is not valid JSON ({e.msg})") from e
+    if not records or not all(isinstance(r, dict) for r in records):
+        raise ValueError("expected JSON objects, one per row")
+    df = pd.DataFrame.from_records(records)
+    if DEMOGRAPHIC in df.columns:
+        # NaN from rows without the key -> None, so the column is "dict or None" like parquet's.
+        df[DEMOGRAPHIC] = pd.Series(
+            [d if isinstance(d, dict) else None for d in df[DEMOGRAPHIC]], dtype=object
+        )
+    return df
+
+
+def _check_columns(df: pd.DataFrame, where: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"data at {where} is missing required column(s) {', '.join(missing)}; "
+            f"expected SocSci210 columns: {', '.join(COLUMNS)}"
+        )
+
+
+# --- hub -------------------------------------------------------------------------------------
+
+
+def _env_offline() -> bool:
+    return any(
+        os.environ.get(var, "").strip().lower() in _TRUE
+        for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+
+
+@contextmanager
+def _honour_offline_env() -> Iterator[None]:
+    """Apply HF_HUB_OFFLINE as it is *now*.
+
+    ``datasets`` and ``huggingface_hub`` read the variable once, at import; a setting made later
+    (a test, a launcher) would be ignored and the load would spend ~20 s in network retries.
+    This only ever switches offline mode on, never off.
+    """
+    if not _env_offline():
+        yield
+        return
+    import datasets.config as ds_config
+    from huggingface_hub import constants as hub_constants
+
+    saved = (ds_config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE)
+    ds_config.HF_HUB_OFFLINE = hub_constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        ds_config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE = saved
+
+
+def _read_hub(path: str, revision: str | None) -> pd.DataFrame:
+    import datasets
+
+    try:
+        with _honour_offline_env():
+            ds = datasets.load_dataset(path, split="train", revision=revision)
+    except Exception as e:  # every hub failure becomes one actionable message
+        raise _hub_error(path, revision, e) from e
+    return _arrow_to_pandas(ds.with_format("arrow")[:])
+
+
+def _exception_chain(e: BaseException) -> list[BaseException]:
+    chain, seen = [], set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    return chain
+
+
+def _is_unreachable(e: BaseException) -> bool:
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    for err in _exception_chain(e):
+        if isinstance(
+            err, (ConnectionError, TimeoutError, LocalEntryNotFoundError, OfflineModeIsEnabled)
+        ):
+            return True
+        name = type(err).__name__
+        if name in ("ConnectError", "ConnectTimeout", "ReadTimeout", "NameResolutionError"):
+            return True
+        if "couldn't reach" in str(err).lower() or "offline" in str(err).lower():
+            return True
+    return False
+
+
+def _hub_error(path: str, revision: str | None, e: Exception) -> DataError:
+    ref = f"{path}@{revision}" if revision else path
+    if _is_unreachable(e):
+        return DataError(
+            f"could not reach the Hugging Face hub to download {ref} (offline or no network); "
+            "download it on a machine with access (e.g. `hf download "
+            f"{path} --repo-type dataset --local-dir DIR`) and pass data.path=/local/dir"
+        )
+    from datasets.exceptions import DatasetNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    if isinstance(e, RevisionNotFoundError):
+        return DataError(
+            f"revision {revision!r} of hub dataset {path} does not exist; fix data.revision"
+        )
+    if isinstance(e, (DatasetNotFoundError, RepositoryNotFoundError)):
+        return DataError(
+            f"hub dataset {path} was not found (or is private/gated); check data.path, or log "
+            "in with `hf auth login` if it needs access"
+        )
+    offline = " (HF_HUB_OFFLINE is set, so only cached data can load)" if _env_offline() else ""
+    return DataError(f"loading hub dataset {ref} failed{offline}: {type(e).__name__}: {e}")

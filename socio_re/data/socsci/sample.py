@@ -1,0 +1,613 @@
+"""A small synthetic SocSci210 look-alike, for offline tests and smoke runs.
+
+The files have the hub's exact schema and shard names, so every code path that reads the real
+data (loader, validator, splits, prompt formatting) runs unchanged on them. The responses are not
+noise: a hidden model makes them depend on the respondent's profile (ideology, age, education)
+and on the experimental condition, so a model that reads the prompt can learn something real and
+a training run shows a measurable gain over a per-cell mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy.special import ndtr
+
+from socio_re.data.socsci.schema import (
+    DEMOGRAPHIC_FIELDS,
+    DEMOGRAPHIC_LABELS,
+    SCHEMA,
+    answer_format_sentence,
+)
+
+# --- Vocabularies of realistic demographic values (TESS / Ipsos KnowledgePanel style) ----------
+
+GENDERS = ("Male", "Female")
+EDUCATION = (
+    "Less than high school",
+    "High school graduate",
+    "Some college or associate degree",
+    "Bachelor's degree",
+    "Master's degree or higher",
+)
+EDUCATION_P = (0.09, 0.28, 0.28, 0.21, 0.14)
+ETHNICITY = (
+    "White, Non-Hispanic",
+    "Black, Non-Hispanic",
+    "Hispanic",
+    "Other, Non-Hispanic",
+    "2+ Races, Non-Hispanic",
+)
+ETHNICITY_P = (0.62, 0.12, 0.16, 0.06, 0.04)
+INCOME = (
+    "Less than $10,000",
+    "$10,000 to $24,999",
+    "$25,000 to $49,999",
+    "$50,000 to $74,999",
+    "$75,000 to $99,999",
+    "$100,000 to $149,999",
+    "$150,000 or more",
+)
+PARTY_ID = (
+    "Strong Democrat",
+    "Not very strong Democrat",
+    "Leans Democrat",
+    "Undecided/Independent/Other",
+    "Leans Republican",
+    "Not very strong Republican",
+    "Strong Republican",
+)
+IDEOLOGY = (
+    "Extremely liberal",
+    "Liberal",
+    "Slightly liberal",
+    "Moderate, middle of the road",
+    "Slightly conservative",
+    "Conservative",
+    "Extremely conservative",
+)
+EMPLOYMENT_WORKING = ("Working - as a paid employee", "Working - self-employed")
+EMPLOYMENT_OTHER = (
+    "Not working - looking for work",
+    "Not working - disabled",
+    "Not working - other",
+    "Not working - on temporary layoff from a job",
+)
+EMPLOYMENT_RETIRED = "Not working - retired"
+STATES = (
+    "California", "Texas", "Florida", "New York", "Pennsylvania", "Illinois", "Ohio", "Georgia",
+    "North Carolina", "Michigan", "New Jersey", "Virginia", "Washington", "Arizona",
+    "Massachusetts", "Tennessee", "Indiana", "Missouri", "Maryland", "Wisconsin", "Colorado",
+    "Minnesota", "South Carolina", "Alabama", "Louisiana", "Kentucky", "Oregon", "Oklahoma",
+    "Iowa", "Utah", "Nevada", "Kansas", "New Mexico", "Nebraska", "Idaho", "Maine", "Montana",
+)  # fmt: skip
+MARITAL = ("Married", "Never married", "Divorced", "Widowed", "Separated", "Living with partner")
+MARITAL_P = (0.50, 0.26, 0.11, 0.06, 0.02, 0.05)
+HOUSING_OWNERSHIP = (
+    "Owned or being bought by you or someone in your household",
+    "Rented for cash",
+    "Occupied without payment of cash rent",
+)
+HOUSING_TYPE = (
+    "A one-family house detached from any other house",
+    "A one-family house attached to one or more houses",
+    "A building with 2 or more apartments",
+    "A mobile home or trailer",
+)
+HOUSING_TYPE_P = (0.64, 0.08, 0.23, 0.05)
+METRO = ("Metro area", "Non-metro area")
+INTERNET = ("Yes", "No")
+PHONE = ("Cell phone only", "Landline and cell phone", "Landline only", "No phone service")
+PHONE_P = (0.62, 0.33, 0.04, 0.01)
+
+# Fields that some studies do not collect (the real data leaves them null for those studies).
+OPTIONAL_FIELDS = (
+    "employment",
+    "income",
+    "marital_status",
+    "household_size",
+    "housing_ownership",
+    "housing_type",
+    "metro_status",
+    "internet_access",
+    "phone_service",
+)
+
+# --- Study templates ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A study template: vignette, one framing sentence per condition, one question per task.
+
+    ``valence`` is the direction in which conservatives answer higher (+1) or lower (-1); the
+    hidden model uses it so that the ideology effect has a plausible sign.
+    """
+
+    vignette: str
+    conditions: tuple[str, ...]
+    tasks: tuple[str, ...]
+    valence: int
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        "Your state legislature is debating a bill that would raise the minimum wage to $17 an "
+        "hour over three years.",
+        (
+            "Supporters say the raise would lift 400,000 workers out of poverty.",
+            "Economists estimate the bill would cost about 30,000 jobs.",
+            "The bill was introduced by a bipartisan group of legislators.",
+            "Small business owners in your area have spoken out against the bill.",
+        ),
+        (
+            "How much do you support or oppose this bill?",
+            "How fair would this policy be to employers?",
+            "How likely would you be to sign a petition in favor of this bill?",
+        ),
+        -1,
+    ),
+    Topic(
+        "A city council is considering a proposal to reduce the police budget by 10% and move "
+        "the money to mental-health crisis teams.",
+        (
+            "The proposal follows a year in which violent crime in the city fell by 8%.",
+            "The proposal follows a year in which violent crime in the city rose by 12%.",
+            "The police chief has publicly endorsed the proposal.",
+            "The police union has publicly opposed the proposal.",
+        ),
+        (
+            "How much do you support or oppose this proposal?",
+            "How safe would you feel in this city if the proposal passed?",
+            "How much do you trust the city council to make this decision?",
+        ),
+        -1,
+    ),
+    Topic(
+        "Congress is considering a law that would require all new cars sold after 2035 to be "
+        "zero-emission vehicles.",
+        (
+            "The law is described as a way to cut carbon emissions.",
+            "The law is described as a way to create American manufacturing jobs.",
+            "The law is described as a way to reduce dependence on foreign oil.",
+            "The law is described as a government mandate on consumers.",
+        ),
+        (
+            "How much do you support or oppose this law?",
+            "How likely is it that you would buy an electric car in the next five years?",
+            "How serious a problem is climate change?",
+        ),
+        -1,
+    ),
+    Topic(
+        "A proposed federal rule would tighten requirements for asylum seekers at the southern "
+        "border.",
+        (
+            "The rule is presented with a photo of a crowded border facility.",
+            "The rule is presented with the story of a family fleeing violence.",
+            "The rule is presented with statistics on border crossings.",
+        ),
+        (
+            "How much do you support or oppose this rule?",
+            "How much would this rule improve national security?",
+            "How sympathetic do you feel toward asylum seekers?",
+        ),
+        1,
+    ),
+    Topic(
+        "Imagine a candidate running for your state's senate seat who has served ten years as a "
+        "county prosecutor.",
+        (
+            "The candidate is a Democrat.",
+            "The candidate is a Republican.",
+            "The candidate is running as an independent.",
+            "The candidate's party is not mentioned.",
+        ),
+        (
+            "How likely would you be to vote for this candidate?",
+            "How trustworthy does this candidate seem?",
+            "How qualified is this candidate for the office?",
+        ),
+        1,
+    ),
+    Topic(
+        "A news article reports on a new study about the safety of a widely used vaccine.",
+        (
+            "The study was conducted by government scientists at the CDC.",
+            "The study was conducted by researchers at a private university.",
+            "The study was funded by the vaccine's manufacturer.",
+            "The article does not say who conducted the study.",
+        ),
+        (
+            "How much do you trust the findings of this study?",
+            "How likely would you be to recommend this vaccine to a friend?",
+            "How much confidence do you have in scientists in general?",
+        ),
+        1,
+    ),
+    Topic(
+        "A company has announced that it will let employees work from home permanently.",
+        (
+            "The company says productivity rose while employees worked remotely.",
+            "The company says it will cut salaries by 5% for remote workers.",
+            "The company says the change will let it close two office buildings.",
+        ),
+        (
+            "How much do you approve of this decision?",
+            "How interested would you be in working for this company?",
+        ),
+        1,
+    ),
+    Topic(
+        "Your state is considering a program that would forgive up to $10,000 of student debt "
+        "for residents who earn under $75,000 a year.",
+        (
+            "The program would be paid for by a tax on incomes above $1 million.",
+            "The program would be paid for by cutting highway maintenance.",
+            "The cost of the program is not mentioned.",
+            "The program would only apply to teachers and nurses.",
+        ),
+        (
+            "How much do you support or oppose this program?",
+            "How fair is this program to people who already paid off their loans?",
+            "How much would this program help the state's economy?",
+        ),
+        -1,
+    ),
+    Topic(
+        "A school board is voting on whether to require parental consent before students can "
+        "read certain books in the school library.",
+        (
+            "The books in question deal with race and racism.",
+            "The books in question contain descriptions of violence.",
+            "The books in question deal with sexuality.",
+        ),
+        (
+            "How much do you support or oppose the consent requirement?",
+            "How much should parents decide what schools teach?",
+        ),
+        1,
+    ),
+    Topic(
+        "A national poll finds that trust in elections has dropped over the past decade.",
+        (
+            "The poll was released after an election that your preferred party won.",
+            "The poll was released after an election that your preferred party lost.",
+        ),
+        (
+            "How confident are you that votes in your state are counted accurately?",
+            "How much do you support requiring photo identification to vote?",
+            "How likely are you to vote in the next election?",
+        ),
+        1,
+    ),
+    Topic(
+        "A federal program pays farmers to leave part of their land unplanted to protect soil "
+        "and wildlife.",
+        (
+            "The program costs taxpayers $2 billion a year.",
+            "The program supports 30,000 family farms.",
+            "Most of the payments go to large agricultural companies.",
+            "The program has restored 20 million acres of wetland.",
+        ),
+        (
+            "How much do you support or oppose continuing this program?",
+            "How well does the government spend money on programs like this one?",
+        ),
+        -1,
+    ),
+    Topic(
+        "A neighbor asks you to help organize a community event to welcome refugee families who "
+        "recently moved to your town.",
+        (
+            "The families are from Ukraine.",
+            "The families are from Afghanistan.",
+            "The families are from Central America.",
+        ),
+        (
+            "How willing would you be to help organize the event?",
+            "How warm do you feel toward refugees who settle in your town?",
+            "How much do refugees strengthen local communities?",
+        ),
+        -1,
+    ),
+)
+
+# The dollar-amount study: willingness to give or pay, in dollars.
+DOLLAR_TOPIC = Topic(
+    "A local food bank is running a fundraising drive ahead of the winter holidays.",
+    (
+        "The appeal describes one family that relies on the food bank every week.",
+        "The appeal reports that the food bank serves 12,000 families each month.",
+        "The appeal mentions that a donor will match every dollar given this week.",
+        "The appeal comes from a national charity rather than the local food bank.",
+    ),
+    (
+        "Suppose you received a $5,000 bonus. How many dollars of it would you donate to this "
+        "food bank?",
+        "How many dollars would you be willing to pay each year in extra local taxes to fund "
+        "food assistance?",
+        "How many dollars would you spend on a charity dinner supporting the food bank?",
+    ),
+    -1,
+)
+
+# Answer scales: (low, high, anchor description shown to the respondent).
+SCALES: tuple[tuple[int, int, str], ...] = (
+    (1, 2, "1 = No / oppose, 2 = Yes / support"),
+    (1, 5, "1 = Not at all, 5 = Extremely"),
+    (1, 7, "1 = Strongly disagree / very low, 7 = Strongly agree / very high"),
+    (0, 10, "0 = Not at all, 10 = Completely"),
+    (0, 100, "0 = Very cold / not at all, 100 = Very warm / completely"),
+)
+DOLLAR_SCALE = (0, 5000, "Enter a whole number of dollars from 0 to 5000")
+
+INTRO_LINE = "You are taking part in a social science survey. Your demographic profile is:"
+INSTRUCTION = "Answer the following question as this person would, based on the profile above."
+
+
+@dataclass
+class StudySpec:
+    """Everything the hidden model and the text templates need for one study."""
+
+    study_id: str
+    topic: Topic
+    low: int
+    high: int
+    anchors: str
+    n_conditions: int
+    n_tasks: int
+    within_subject: bool
+    null_fields: frozenset[str]
+    intercept: np.ndarray  # [task]
+    condition_effect: np.ndarray  # [condition, task]
+    ideology_slope: np.ndarray  # [task]
+    age_slope: np.ndarray  # [task]
+    education_slope: np.ndarray  # [task]
+    interaction: np.ndarray  # [condition, task]: condition x ideology
+
+
+def _study_ids(rng: np.random.Generator, n: int) -> list[str]:
+    """Unique 5-character codes like "T0A3F" (a letter and four hex digits)."""
+    ids: list[str] = []
+    hexdigits = np.array(list("0123456789ABCDEF"))
+    while len(ids) < n:
+        code = str(rng.choice(list("TSWX"))) + "".join(rng.choice(hexdigits, size=4))
+        if code not in ids:
+            ids.append(code)
+    return ids
+
+
+def _make_studies(rng: np.random.Generator, num_studies: int) -> list[StudySpec]:
+    """Draw the design and the hidden effects of every study."""
+    ids = _study_ids(rng, num_studies)
+    topic_order = rng.permutation(len(TOPICS))
+    scale_order = rng.permutation(np.resize(np.arange(len(SCALES)), num_studies))
+    # Study 1 is the dollar study, study 0 is always within-subject and study 2 between-subject,
+    # so that even small samples show every design.
+    studies = []
+    for i, study_id in enumerate(ids):
+        is_dollar = i == 1 and num_studies >= 2
+        topic = DOLLAR_TOPIC if is_dollar else TOPICS[topic_order[i % len(TOPICS)]]
+        low, high, anchors = DOLLAR_SCALE if is_dollar else SCALES[scale_order[i]]
+        within = True if i == 0 else False if i == 2 else bool(rng.random() < 0.45)
+        n_cond = int(rng.integers(1, min(4, len(topic.conditions)) + 1))
+        n_cond = max(n_cond, 2) if within else n_cond
+        n_tasks = min(int(rng.choice([1, 2, 3], p=[0.2, 0.4, 0.4])), len(topic.tasks))
+        null_fields: frozenset[str] = frozenset()
+        if rng.random() < 0.5:
+            k = int(rng.integers(1, 6))
+            null_fields = frozenset(rng.choice(OPTIONAL_FIELDS, size=k, replace=False).tolist())
+        condition_effect = rng.normal(0.0, 0.7, size=(n_cond, n_tasks))
+        condition_effect[0] = 0.0  # condition 0 is the control
+        interaction = rng.normal(0.0, 0.25, size=(n_cond, n_tasks))
+        interaction[0] = 0.0
+        task_sign = np.where(rng.random(n_tasks) < 0.85, 1.0, -1.0)
+        studies.append(
+            StudySpec(
+                study_id=study_id,
+                topic=topic,
+                low=low,
+                high=high,
+                anchors=anchors,
+                n_conditions=n_cond,
+                n_tasks=n_tasks,
+                within_subject=within,
+                null_fields=null_fields,
+                intercept=rng.normal(0.0, 0.4, size=n_tasks),
+                condition_effect=condition_effect,
+                ideology_slope=topic.valence * task_sign * rng.uniform(0.5, 0.9, size=n_tasks),
+                age_slope=rng.normal(0.0, 0.25, size=n_tasks),
+                education_slope=rng.normal(0.0, 0.25, size=n_tasks),
+                interaction=interaction,
+            )
+        )
+    return studies
+
+
+def _pick(rng: np.random.Generator, values: tuple[str, ...], n: int, p=None) -> np.ndarray:
+    return np.asarray(values, dtype=object)[rng.choice(len(values), size=n, p=p)]
+
+
+def _profiles(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Correlated demographic draws for ``n`` people, plus the latent indices the model uses."""
+    lean = rng.normal(0.0, 1.0, n)  # latent left-right position
+    ideology_idx = np.clip(np.rint(3 + 1.3 * lean + rng.normal(0, 0.6, n)), 0, 6).astype(int)
+    party_idx = np.clip(np.rint(3 + 1.6 * lean + rng.normal(0, 0.9, n)), 0, 6).astype(int)
+    age = np.clip(np.rint(rng.normal(48, 17, n)), 18, 90).astype(int)
+    edu_idx = rng.choice(len(EDUCATION), size=n, p=EDUCATION_P)
+    income_idx = np.clip(np.rint(1.2 * edu_idx + rng.normal(1.5, 1.5, n)), 0, 6).astype(int)
+    employment = np.where(
+        rng.random(n) < 0.65, _pick(rng, EMPLOYMENT_WORKING, n), _pick(rng, EMPLOYMENT_OTHER, n)
+    )
+    employment = np.where((age >= 65) & (rng.random(n) < 0.75), EMPLOYMENT_RETIRED, employment)
+    household = np.clip(rng.poisson(1.6, n) + 1, 1, 8)
+    return {
+        "_ideology_idx": ideology_idx,
+        "_education_idx": edu_idx,
+        "age": age,
+        "gender": _pick(rng, GENDERS, n, p=(0.48, 0.52)),
+        "education": np.asarray(EDUCATION, dtype=object)[edu_idx],
+        "employment": employment,
+        "ethnicity": _pick(rng, ETHNICITY, n, p=ETHNICITY_P),
+        "income": np.asarray(INCOME, dtype=object)[income_idx],
+        "party_id": np.asarray(PARTY_ID, dtype=object)[party_idx],
+        "ideology": np.asarray(IDEOLOGY, dtype=object)[ideology_idx],
+        "location": _pick(rng, STATES, n),
+        "marital_status": _pick(rng, MARITAL, n, p=MARITAL_P),
+        "household_size": household,
+        "housing_ownership": _pick(rng, HOUSING_OWNERSHIP, n, p=(0.64, 0.33, 0.03)),
+        "housing_type": _pick(rng, HOUSING_TYPE, n, p=HOUSING_TYPE_P),
+        "metro_status": _pick(rng, METRO, n, p=(0.86, 0.14)),
+        "internet_access": _pick(rng, INTERNET, n, p=(0.93, 0.07)),
+        "phone_service": _pick(rng, PHONE, n, p=PHONE_P),
+    }
+
+
+def _demographic_dicts(
+    profiles: dict[str, np.ndarray], null_fields: frozenset[str], rng: np.random.Generator
+) -> list[dict]:
+    """One struct value per person; fields the study did not collect are null."""
+    n = len(profiles["age"])
+    refused_income = rng.random(n) < 0.04  # a few people decline to state their income
+    people = []
+    for i in range(n):
+        person: dict[str, object] = {}
+        for field in DEMOGRAPHIC_FIELDS:
+            value = profiles[field][i]
+            if field in null_fields or (field == "income" and refused_income[i]):
+                person[field] = None
+            else:
+                person[field] = int(value) if isinstance(value, np.integer) else str(value)
+        people.append(person)
+    return people
+
+
+def _to_scale(z: np.ndarray, low: int, high: int, *, dollars: bool) -> np.ndarray:
+    """Map a latent score onto the study's integer scale."""
+    p = ndtr(z / 1.25)  # roughly uniform on (0, 1) for the latent's spread
+    if high - low == 1:
+        return np.where(z > 0, high, low)
+    if dollars:
+        # Skewed like real giving: many small amounts, a few large ones, heaped at tens.
+        return np.clip(np.rint(high * p**2.5 / 10) * 10, low, high).astype(int)
+    return np.clip(np.rint(low + p * (high - low)), low, high).astype(int)
+
+
+def _stimulus(spec: StudySpec, condition: int, task: int) -> str:
+    topic = spec.topic
+    return (
+        f"{topic.vignette} {topic.conditions[condition]}\n\n"
+        f"{topic.tasks[task]} ({spec.anchors})\n\n"
+        f"{answer_format_sentence(spec.low, spec.high)}"
+    )
+
+
+def _prompt(person: dict, stimulus: str) -> str:
+    bullets = "\n".join(
+        f"- {DEMOGRAPHIC_LABELS[field]}: {person[field]}"
+        for field in DEMOGRAPHIC_FIELDS
+        if person[field] is not None
+    )
+    return f"{INTRO_LINE}\n{bullets}\n\n{INSTRUCTION}\n\n{stimulus}"
+
+
+def _reasoning(person: dict, response: int, spec: StudySpec) -> str:
+    """A short rationale that cites profile cues, like the hub's synthetic rationales."""
+    midpoint = (spec.low + spec.high) / 2
+    lean = "leans toward the higher end" if response > midpoint else "leans toward the lower end"
+    cues = f"a {person['age']}-year-old {person['ideology'].lower()} respondent"
+    cues += f" who identifies as {person['party_id']} and has {person['education'].lower()}"
+    return f"As {cues}, this person {lean} of the scale, so the answer is {response}."
+
+
+def _study_rows(spec: StudySpec, rng: np.random.Generator, n_people: int) -> dict[str, list]:
+    """All rows of one study, in (participant, task, condition) order."""
+    prof = _profiles(rng, n_people)
+    people = _demographic_dicts(prof, spec.null_fields, rng)
+    ideo = (prof["_ideology_idx"] - 3) / 1.5
+    age = (prof["age"] - 48) / 17
+    edu = (prof["_education_idx"] - 2) / 1.2
+    person_effect = rng.normal(0.0, 0.3, n_people)
+
+    # Design: within-subject people see every condition, between-subject people one.
+    part, cond, task = [], [], []
+    between_cond = rng.integers(0, spec.n_conditions, size=n_people)
+    for p in range(n_people):
+        conds = range(spec.n_conditions) if spec.within_subject else [between_cond[p]]
+        for t in range(spec.n_tasks):
+            for c in conds:
+                part.append(p)
+                cond.append(int(c))
+                task.append(t)
+    part_a, cond_a, task_a = np.array(part), np.array(cond), np.array(task)
+
+    z = (
+        spec.intercept[task_a]
+        + spec.condition_effect[cond_a, task_a]
+        + (spec.ideology_slope[task_a] + spec.interaction[cond_a, task_a]) * ideo[part_a]
+        + spec.age_slope[task_a] * age[part_a]
+        + spec.education_slope[task_a] * edu[part_a]
+        + person_effect[part_a]
+        + rng.normal(0.0, 0.5, len(part_a))
+    )
+    response = _to_scale(z, spec.low, spec.high, dollars=spec.high == DOLLAR_SCALE[1])
+
+    rows: dict[str, list] = {k: [] for k in SCHEMA.names}
+    for p, c, t, r in zip(part, cond, task, response.tolist(), strict=True):
+        stimulus = _stimulus(spec, c, t)
+        rows["participant"].append(p)
+        rows["demographic"].append(people[p])
+        rows["stimuli"].append(stimulus)
+        rows["prompt"].append(_prompt(people[p], stimulus))
+        rows["reasoning"].append(_reasoning(people[p], r, spec))
+        rows["response"].append(r)
+        rows["condition_num"].append(c)
+        rows["task_num"].append(t)
+        rows["study_id"].append(spec.study_id)
+    return rows
+
+
+def _clear_old_shards(out_dir: Path) -> None:
+    """Remove shards from an earlier run, which the loader would otherwise read as well."""
+    for old in out_dir.glob("train-*-of-*.parquet"):
+        old.unlink()
+
+
+def generate_sample(
+    out_dir: str | Path,
+    *,
+    num_studies: int = 12,
+    participants_per_study: int = 80,
+    seed: int = 0,
+    num_shards: int = 2,
+) -> list[Path]:
+    """Write a synthetic SocSci210-style dataset as ``train-0000i-of-0000n.parquet`` shards.
+
+    The same seed gives the same rows. Earlier ``train-*-of-*.parquet`` files in ``out_dir`` are
+    removed first so that the directory holds exactly one dataset. Returns the shard paths.
+    """
+    if num_studies < 1 or participants_per_study < 1 or num_shards < 1:
+        raise ValueError("num_studies, participants_per_study and num_shards must be >= 1")
+    rng = np.random.default_rng(seed)
+    columns: dict[str, list] = {k: [] for k in SCHEMA.names}
+    for spec in _make_studies(rng, num_studies):
+        for key, values in _study_rows(spec, rng, participants_per_study).items():
+            columns[key].extend(values)
+    columns["sample_id"] = list(range(len(columns["study_id"])))
+    table = pa.Table.from_pydict(columns, schema=SCHEMA)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_old_shards(out)
+    paths = []
+    bounds = np.linspace(0, table.num_rows, num_shards + 1).astype(int)
+    for i in range(num_shards):
+        path = out / f"train-{i:05d}-of-{num_shards:05d}.parquet"
+        pq.write_table(table.slice(bounds[i], bounds[i + 1] - bounds[i]), path)
+        paths.append(path)
+    return paths

@@ -1,0 +1,33 @@
+"""User-facing errors.
+
+Everything a user can get wrong (a config key, a data file, a model name) raises a subclass of
+:class:`UserError`. The CLI prints its message as one line and exits with code 2; anything else is
+a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake the user can fix; the message says what is wrong and how to fix it."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """An invalid configuration value, key or combination."""
+
+    def __init__(self, key: str, value: object, allowed: str, hint: str | None = None):
+        self.key, self.value, self.allowed = key, value, allowed
+        msg = f"config error: {key}={value!r} is invalid; allowed: {allowed}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+
+class DataError(UserError):
+    """Missing, unreadable or malformed input data."""
+
+
+class ModelLoadError(UserError):
+    """A model or tokenizer that cannot be loaded (missing path, unreachable hub, bad files)."""

@@ -1,0 +1,1 @@
+"""Evaluation helpers: turning generated text into answers that the metrics can score."""

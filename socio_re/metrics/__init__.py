@@ -1,0 +1,1 @@
+"""Task metrics (SocSci210 distributional alignment and individual accuracy, relation F1)."""

@@ -1,0 +1,159 @@
+"""Load tokenizers and models from hub names or local directories, the same way for both.
+
+Offline tiny models are built into the cache first (``model.build``) and then loaded like any
+checkpoint. Weights load from safetensors only, and remote code runs only when the model config
+turns ``trust_remote_code`` on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from socio_re.config.schema import FinetuneConfig, ModelConfig
+from socio_re.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_path(model_cfg: ModelConfig) -> str:
+    """The path or hub id to load from, building an offline model first when configured."""
+    path = model_cfg.name_or_path
+    if model_cfg.build:
+        from socio_re.models.tiny import ensure_built
+
+        return str(ensure_built(model_cfg.build, path))
+    if path.startswith(("/", ".", "~")) and not Path(path).expanduser().exists():
+        raise ModelLoadError(
+            f"model.name_or_path={path!r} does not exist; pass an existing checkpoint directory "
+            "or a hub id such as Qwen/Qwen2.5-0.5B-Instruct"
+        )
+    return str(Path(path).expanduser()) if Path(path).expanduser().exists() else path
+
+
+def _explain_load_failure(path: str, exc: Exception) -> ModelLoadError:
+    """Map from_pretrained's many failure modes to one actionable line."""
+    text = f"{type(exc).__name__}: {exc}"
+    local = Path(path).exists()
+    if local:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return ModelLoadError(f"cannot load the model from {path!r}: {first}")
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    lowered = text.lower()
+    if "gated" in lowered or "401" in lowered or "403" in lowered:
+        return ModelLoadError(
+            f"{path!r} is gated on the Hugging Face Hub: accept its licence, run "
+            "`hf auth login`, or pass model.name_or_path=/local/dir of a downloaded copy"
+        )
+    if offline or any(
+        s in lowered
+        for s in ("offline", "connect", "resolve", "network", "localentrynotfound",
+                  "couldn't find", "cannot find the requested files", "timed out")
+    ):
+        why = "HF_HUB_OFFLINE is set" if offline else "the hub is unreachable from this machine"
+        return ModelLoadError(
+            f"cannot download {path!r} from the Hugging Face Hub ({why}); download it where "
+            f"there is network (`hf download {path}`) and pass model.name_or_path=/local/dir, "
+            "or use an offline model such as model=tiny-causal"
+        )
+    if "not a valid model identifier" in lowered or "repository not found" in lowered:
+        return ModelLoadError(
+            f"model.name_or_path={path!r} is neither a local directory nor a model on the hub"
+        )
+    return ModelLoadError(f"cannot load the model {path!r}: {text.splitlines()[0]}")
+
+
+def load_tokenizer(model_cfg: ModelConfig, path: str | None = None):
+    """Tokenizer with a pad token and (if configured) an overriding chat template."""
+    from transformers import AutoTokenizer
+
+    path = path or resolve_model_path(model_cfg)
+    try:
+        tok = AutoTokenizer.from_pretrained(
+            path, revision=model_cfg.revision, trust_remote_code=model_cfg.trust_remote_code
+        )
+    except Exception as exc:
+        raise _explain_load_failure(path, exc) from exc
+    if model_cfg.chat_template:
+        tok.chat_template = model_cfg.chat_template
+    if tok.chat_template is None:
+        raise ModelLoadError(
+            f"the tokenizer of {path!r} has no chat template; use an instruct/chat checkpoint "
+            "or set model.chat_template"
+        )
+    if model_cfg.pad_token:
+        tok.pad_token = model_cfg.pad_token
+    if tok.pad_token is None:
+        # Reusing EOS as pad is safe for causal-LM SFT because labels mask padding explicitly.
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def torch_dtype(name: str):
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def load_causal_lm(model_cfg: ModelConfig, tokenizer, path: str | None = None):
+    """A causal LM from safetensors, its pad token id set to the tokenizer's."""
+    from transformers import AutoModelForCausalLM
+
+    path = path or resolve_model_path(model_cfg)
+    kwargs: dict[str, Any] = {
+        "revision": model_cfg.revision,
+        "trust_remote_code": model_cfg.trust_remote_code,
+        "dtype": torch_dtype(model_cfg.dtype),
+        "use_safetensors": True,
+    }
+    if model_cfg.attn_implementation:
+        kwargs["attn_implementation"] = model_cfg.attn_implementation
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except Exception as exc:
+        raise _explain_load_failure(path, exc) from exc
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def apply_finetune_method(model, model_cfg: ModelConfig, ft: FinetuneConfig):
+    """Wrap the model for the fine-tuning method (LoRA adapters) or leave it whole (full)."""
+    if ft.method == "full":
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets = ft.target_modules if ft.target_modules is not None else model_cfg.lora_target_modules
+    if not isinstance(targets, str):
+        targets = list(targets)
+    lora = LoraConfig(
+        r=ft.lora_r,
+        lora_alpha=ft.lora_alpha,
+        lora_dropout=ft.lora_dropout,
+        target_modules=targets,
+        task_type=TaskType.CAUSAL_LM,
+    )
+    try:
+        model = get_peft_model(model, lora)
+    except ValueError as exc:
+        from socio_re.errors import ConfigError
+
+        raise ConfigError(
+            "finetune.target_modules", targets, "module names present in the model, or all-linear",
+            str(exc).splitlines()[0][:200],
+        ) from exc
+    return model
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

@@ -1,0 +1,145 @@
+"""Tiny random-weight models built offline, so tests and the default run need no hub.
+
+The tokenizer is a real byte-level BPE trained on the project's own SocSci-style text, with a
+ChatML chat template (the format of Qwen2.5-Instruct), and the model is a real ``Qwen2ForCausalLM``
+architecture at toy size. Both are saved with ``save_pretrained`` (safetensors) and then loaded
+through exactly the same ``from_pretrained`` path as a hub checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from socio_re.data.cache import build_once, is_complete
+
+log = logging.getLogger(__name__)
+
+# Bump when the builder changes what it produces, so cached builds are not reused.
+BUILDER_VERSION = 1
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+# ChatML, as Qwen2.5-Instruct uses. The {% generation %} markers let tools that want an
+# assistant-token mask (TRL's assistant_only_loss) find the assistant turns.
+CHATML_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}"
+    "{{- '\\n' }}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+TINY_CAUSAL_DEFAULTS = {
+    "vocab_size": 3000,
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 2048,
+}
+
+
+def default_corpus() -> list[str]:
+    """Text the tiny tokenizer is trained on: a generated SocSci-style sample."""
+    from socio_re.data.socsci.load import load_socsci
+    from socio_re.data.socsci.sample import generate_sample
+    from socio_re.data.socsci.schema import SYSTEM_PROMPT
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_sample(tmp, seed=1234)
+        df = load_socsci(tmp)
+    texts = [SYSTEM_PROMPT, *df["prompt"].tolist(), *df["reasoning"].dropna().tolist()]
+    # Numbers in every form an answer can take, so digits and signs are well covered.
+    texts += [" ".join(str(i) for i in range(0, 1001))]
+    return texts
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int):
+    """Train a byte-level BPE (digits split one by one, as Qwen does) and wrap it for HF."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer=trainer)
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        model_max_length=TINY_CAUSAL_DEFAULTS["max_position_embeddings"],
+    )
+    hf_tok.chat_template = CHATML_TEMPLATE
+    return hf_tok
+
+
+def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, **overrides) -> Path:
+    """Build tokenizer + random-weight Qwen2 causal LM into ``out_dir`` (atomically)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    out_dir = Path(out_dir)
+    spec = {**TINY_CAUSAL_DEFAULTS, **overrides}
+    log.info("building the offline tiny causal LM into %s (once; cached afterwards)", out_dir)
+    tokenizer = train_tokenizer(default_corpus(), spec["vocab_size"])
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=spec["hidden_size"],
+        intermediate_size=spec["intermediate_size"],
+        num_hidden_layers=spec["num_hidden_layers"],
+        num_attention_heads=spec["num_attention_heads"],
+        num_key_value_heads=spec["num_key_value_heads"],
+        max_position_embeddings=spec["max_position_embeddings"],
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+    return build_once(out_dir, write, meta={"builder": "tiny_causal",
+                                            "version": BUILDER_VERSION, "spec": spec})
+
+
+BUILDERS = {"tiny_causal": build_tiny_causal_lm}
+
+
+def ensure_built(builder: str, path: str | Path) -> Path:
+    """Return ``path``, building the offline model there first if it is not there yet."""
+    path = Path(path)
+    if is_complete(path):
+        return path
+    if builder not in BUILDERS:
+        from socio_re.errors import ConfigError
+
+        raise ConfigError("model.build", builder, ", ".join(sorted(BUILDERS)))
+    return BUILDERS[builder](path)

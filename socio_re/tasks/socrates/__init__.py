@@ -1,0 +1,1 @@
+"""socrates: predict how a described person answers a social-science experiment question."""

@@ -1,0 +1,102 @@
+"""Schemas of the ``task`` and ``data`` sections for socrates (no heavy imports here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from socio_re.data.socsci.schema import SYSTEM_PROMPT
+
+
+@dataclass
+class SocratesEvalConfig:
+    # greedy | sample (the paper's protocol: temperature 0.6, top_p 0.9, one seeded draw per row)
+    decoding: str = "greedy"
+    temperature: float = 0.6
+    top_p: float = 0.9
+    max_new_tokens: int = 8
+    batch_size: int = 64
+    # Which split to score after training: test | val.
+    split: str = "test"
+    # Cap on scored rows (deterministic sample) for quick runs; null = all rows of the split.
+    max_rows: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class SocratesTaskConfig:
+    name: str = "socrates"
+    system_prompt: str = SYSTEM_PROMPT
+    # Train the assistant turn as "<rationale>\n<integer>" instead of the integer alone.
+    include_reasoning: bool = False
+    max_length: int = 1024
+    eval: SocratesEvalConfig = field(default_factory=SocratesEvalConfig)
+
+
+@dataclass
+class SampleSpec:
+    num_studies: int = 12
+    participants_per_study: int = 80
+    seed: int = 0
+
+
+@dataclass
+class SocsciSplitConfig:
+    # random | unseen_studies | unseen_conditions | unseen_tasks | unseen_participants
+    kind: str = "unseen_studies"
+    seed: int = 42
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+
+
+@dataclass
+class SocsciDataConfig:
+    name: str = "socsci210"
+    # Hub id (socratesft/SocSci210) or a local dir of parquet/jsonl files in its schema.
+    path: str = "socratesft/SocSci210"
+    revision: str | None = None
+    # When set and ``path`` does not exist yet, generate a sample dataset there first.
+    generate_sample: SampleSpec | None = None
+    split: SocsciSplitConfig = field(default_factory=SocsciSplitConfig)
+    # Keep this fraction of rows (deterministic by split.seed), e.g. 0.01 for a 1% run.
+    subset: float = 1.0
+    # Stop instead of training on garbage when more rows than this share are malformed.
+    max_malformed_fraction: float = 0.01
+
+
+TaskConfig = SocratesTaskConfig
+DataConfig = SocsciDataConfig
+
+def validate(rc) -> None:
+    """Cross-field rules of the socrates sections (rc is a validated RunConfig)."""
+    from socio_re.data.socsci.splits import SPLIT_KINDS
+    from socio_re.errors import ConfigError
+
+    t: SocratesTaskConfig = rc.task
+    d: SocsciDataConfig = rc.data
+    e = t.eval
+    checks = [
+        (d.split.kind in SPLIT_KINDS, "data.split.kind", d.split.kind, ", ".join(SPLIT_KINDS)),
+        (0 <= d.split.val_fraction < 1, "data.split.val_fraction", d.split.val_fraction,
+         "a number in [0, 1)"),
+        (0 < d.split.test_fraction < 1, "data.split.test_fraction", d.split.test_fraction,
+         "a number in (0, 1)"),
+        (d.split.val_fraction + d.split.test_fraction < 1, "data.split.test_fraction",
+         d.split.test_fraction, "val_fraction + test_fraction < 1"),
+        (0 < d.subset <= 1, "data.subset", d.subset, "a number in (0, 1]"),
+        (0 <= d.max_malformed_fraction <= 1, "data.max_malformed_fraction",
+         d.max_malformed_fraction, "a number in [0, 1]"),
+        (t.max_length >= 16, "task.max_length", t.max_length, "an integer >= 16"),
+        (e.decoding in ("greedy", "sample"), "task.eval.decoding", e.decoding, "greedy, sample"),
+        (e.temperature > 0, "task.eval.temperature", e.temperature, "a number > 0"),
+        (0 < e.top_p <= 1, "task.eval.top_p", e.top_p, "a number in (0, 1]"),
+        (e.max_new_tokens >= 1, "task.eval.max_new_tokens", e.max_new_tokens, "an integer >= 1"),
+        (e.batch_size >= 1, "task.eval.batch_size", e.batch_size, "an integer >= 1"),
+        (e.split in ("test", "val"), "task.eval.split", e.split, "test, val"),
+        (e.max_rows is None or e.max_rows >= 1, "task.eval.max_rows", e.max_rows,
+         "an integer >= 1 or null"),
+        (rc.fold is None, "fold", rc.fold, "null for task=socrates",
+         "socrates uses data.split, not cross-validation folds"),
+    ]
+    for ok, key, value, allowed, *hint in checks:
+        if not ok:
+            raise ConfigError(key, value, allowed, *hint)

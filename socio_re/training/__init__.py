@@ -1,0 +1,1 @@
+"""Shared training machinery: TrainingArguments from the config, collators, callbacks, resume."""

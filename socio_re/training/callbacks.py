@@ -1,0 +1,36 @@
+"""Trainer callbacks: step metrics to the tracker, simulated preemption."""
+
+from __future__ import annotations
+
+from transformers import TrainerCallback
+
+
+class TrackerCallback(TrainerCallback):
+    """Send every Trainer log (loss, lr, grad norm, eval loss) to the tracker, from rank 0."""
+
+    def __init__(self, tracker):
+        self.tracker = tracker
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        numeric = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}
+        # Distinguish step curves from the final metrics logged after evaluation.
+        self.tracker.log_metrics({f"train/{k}" if not k.startswith("eval_") else
+                                  f"val/{k[5:]}": v for k, v in numeric.items()},
+                                 step=state.global_step)
+
+
+class StopAtStepCallback(TrainerCallback):
+    """Save and stop at a given step, as a preempted job would (tests resume on it)."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.stopped = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step and state.global_step < state.max_steps:
+            control.should_save = True
+            control.should_training_stop = True
+            self.stopped = True
+        return control

@@ -1,0 +1,46 @@
+"""Find the checkpoint to resume from."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from socio_re.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_CKPT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def is_complete_checkpoint(path: Path) -> bool:
+    """Trainer writes trainer_state.json after the weights; both present means complete."""
+    return (path / "trainer_state.json").exists() and any(path.glob("*.safetensors"))
+
+
+def newest_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
+    if not checkpoint_dir.is_dir():
+        return None
+    found = []
+    for p in checkpoint_dir.iterdir():
+        m = _CKPT.match(p.name)
+        if m and p.is_dir():
+            found.append((int(m.group(1)), p))
+    for _, p in sorted(found, reverse=True):
+        if is_complete_checkpoint(p):
+            return p
+        log.warning("skipping incomplete checkpoint %s", p)
+    return None
+
+
+def resolve_resume(resume: str, checkpoint_dir: Path) -> Path | None:
+    """``auto``: newest complete checkpoint or none; ``never``: none; else that directory."""
+    if resume in ("never", "false", "False", "no"):
+        return None
+    if resume == "auto":
+        return newest_complete_checkpoint(checkpoint_dir)
+    path = Path(resume).expanduser()
+    if not is_complete_checkpoint(path):
+        raise ConfigError("resume", resume, "auto, never, or a complete checkpoint directory",
+                          "no trainer_state.json and weights there")
+    return path

@@ -1,0 +1,1 @@
+"""Small helpers: console output, logging setup."""

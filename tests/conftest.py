@@ -1,0 +1,51 @@
+"""Shared fixtures: offline hub, one cache per test session, helpers to compose and run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One cache (tiny model, sample data, prepared splits) shared by the whole session."""
+    path = os.environ.get("SOCIO_RE_TEST_CACHE")
+    return Path(path) if path else tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, cache_dir, tmp_path):
+    monkeypatch.setenv("SOCIO_RE_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def compose(overrides: list[str] | None = None):
+    """The config ``python train.py <overrides>`` would get (without running it)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="train", overrides=overrides or [],
+                             return_hydra_config=False)
+
+
+def run_train(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGS`` the way a user does, from ``cwd``."""
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def run_module(module: str, args: list[str], cwd: Path, timeout: int = 600,
+               stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=os.environ.copy(), input=stdin)

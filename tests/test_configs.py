@@ -1,0 +1,126 @@
+"""Every shipped config composes and validates; bad input gets one line and exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import CONF_DIR, ROOT, compose, run_train
+
+from socio_re.config.validate import validate_config
+from socio_re.errors import ConfigError
+
+GROUPS = ["task", "model", "data", "finetune", "strategy", "trainer", "tracking", "paths",
+          "experiment", "debug"]
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+ALL_OPTIONS = [(g, o) for g in GROUPS for o in _options(g)]
+
+
+def test_every_group_has_options():
+    for group in GROUPS:
+        assert _options(group), f"conf/{group} is empty"
+    assert _options("hydra/launcher") and _options("hydra/help")
+
+
+@pytest.mark.parametrize(("group", "option"), ALL_OPTIONS, ids=[f"{g}={o}" for g, o in ALL_OPTIONS])
+def test_shipped_config_composes_and_validates(group, option):
+    cfg = compose([f"{group}={option}"])
+    rc = validate_config(cfg)
+    assert rc.task.name == "socrates"
+    if group == "model":
+        assert rc.model.name == option
+        assert rc.model.trust_remote_code is False
+
+
+def test_default_run_is_offline_socrates():
+    rc = validate_config(compose())
+    assert (rc.task.name, rc.model.name, rc.data.name) == ("socrates", "tiny-causal",
+                                                           "socsci210-sample")
+    assert rc.strategy.name == "single" and rc.tracking.backend == "mlflow"
+
+
+def test_seed_experiment_carries_the_guide_hyperparameters():
+    rc = validate_config(compose(["experiment=socrates_seed"]))
+    t = rc.trainer
+    assert (t.learning_rate, t.lr_scheduler_type, t.warmup_ratio, t.weight_decay) == (
+        1e-5, "cosine", 0.05, 0.1)
+    assert rc.task.max_length == 2048
+    assert (rc.finetune.method, rc.finetune.lora_r, rc.finetune.lora_alpha) == ("lora", 32, 64)
+    assert t.global_batch_size == 1024
+    assert rc.model.name_or_path == "Qwen/Qwen2.5-14B-Instruct"
+    assert rc.data.path == "socratesft/SocSci210"
+
+
+def test_launcher_preset_composes():
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name="train", return_hydra_config=True)
+    assert "submitit" in cfg.hydra.launcher._target_
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "fragment"),
+    [
+        (["+trainer.lr=1"], "trainer.lr", "learning_rate"),
+        (["trainer.learning_rate=-1"], "trainer.learning_rate", "> 0"),
+        (["finetune.method=qlora"], "finetune.method", "full, lora"),
+        (["data.split.kind=by_row"], "data.split.kind", "unseen_studies"),
+        (["data.subset=0"], "data.subset", "(0, 1]"),
+        (["trainer.global_batch_size=100"], "trainer.global_batch_size", "multiple of"),
+        (["task.eval.decoding=beam"], "task.eval.decoding", "greedy, sample"),
+        (["fold=2"], "fold", "null"),
+    ],
+)
+def test_invalid_values_name_key_value_and_allowed(override, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        validate_config(compose(override))
+    msg = str(info.value)
+    assert key in msg and fragment in msg
+    assert "\n" not in msg
+
+
+def test_help_and_cfg_job_are_fast_and_import_no_torch(tmp_path):
+    code = (
+        "import sys, runpy; sys.argv=['train.py', '--help'];"
+        "\ntry: runpy.run_path('train.py', run_name='__main__')"
+        "\nexcept SystemExit: pass"
+        "\nassert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "Config groups" in out.stdout and "strategy: single" in out.stdout
+    cfg = run_train(["--cfg", "job", "trainer.learning_rate=0.5"], tmp_path)
+    assert cfg.returncode == 0, cfg.stderr
+    assert "learning_rate: 0.5" in cfg.stdout
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["trainer.learing_rate=1"], "unknown key 'trainer.learing_rate'"),
+        (["trainer.learning_rate=fast"],
+         "trainer.learning_rate='fast' is invalid; allowed: a number"),
+        (["model=gpt5"], "model=gpt5 is not a known option; allowed:"),
+        (["trainer.max_steps=1.5"], "trainer.max_steps=1.5 is invalid; allowed: an integer"),
+        (["task=nope"], "task=nope is not a known option"),
+        (["data.split.kind=rows"], "data.split.kind='rows' is invalid"),
+    ],
+)
+def test_cli_config_errors_are_one_line_exit_2(tmp_path, args, expected):
+    run_dir = tmp_path / "run"
+    out = run_train([*args, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, out.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in out.stderr
+    assert not run_dir.exists(), "a rejected config must leave no run directory"

@@ -1,0 +1,371 @@
+"""SocSci210 metrics and answer parsing, checked against values computed by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from socio_re.errors import DataError
+from socio_re.evaluation.answers import parse_answer, parse_scale
+from socio_re.metrics.socrates import (
+    STUDY_COLUMNS,
+    compute_socrates_metrics,
+    grouped_wasserstein,
+)
+
+NAN = float("nan")
+
+
+def frame(cells, scales=None):
+    """Rows from {(study, condition, task): (humans, predictions)}; optional per-cell scales."""
+    rows = []
+    for (study, cond, task), (humans, preds) in cells.items():
+        for y, p in zip(humans, preds, strict=True):
+            row = {
+                "study_id": study,
+                "condition_num": cond,
+                "task_num": task,
+                "response": y,
+                "prediction": p,
+            }
+            if scales is not None:
+                lo, hi = scales.get((study, cond, task), (NAN, NAN))
+                row["scale_min"], row["scale_max"] = lo, hi
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- Wasserstein
+
+
+def test_w1_hand_case_single_cell():
+    # humans [1,2,3,5], observed range 1..5 -> [0, .25, .5, 1]; predictions [1,1,5,5] -> [0,0,1,1]
+    # equal-size sorted samples: W1 = mean |a_i - b_i| = (0 + .25 + .5 + 0) / 4 = 0.1875
+    df = frame({("AAAAA", 0, 0): ([1, 2, 3, 5], [1, 1, 5, 5])})
+    m, per_study = compute_socrates_metrics(df)
+    assert m["wasserstein"] == pytest.approx(0.1875, abs=1e-9)
+    assert m["n_cells"] == 1 and m["n_studies"] == 1
+    assert per_study["wasserstein"].iloc[0] == pytest.approx(0.1875, abs=1e-9)
+
+
+def test_w1_averages_cells_within_study_then_studies():
+    # study A, cell 1: 0.1875 (hand case above)
+    # study A, cell 2: humans [0,10] -> [0,1], predictions [0,10] -> [0,1]: W1 = 0
+    # study B, cell 3: humans [0,1] -> [0,1], predictions [1,1] -> [1,1]: W1 = (1 + 0) / 2 = 0.5
+    # study means: A = (0.1875 + 0) / 2 = 0.09375, B = 0.5; overall = (0.09375 + 0.5) / 2
+    # = 0.296875, not the plain mean of cells (0.1875 + 0 + 0.5) / 3 = 0.2291666...
+    df = frame(
+        {
+            ("AAAAA", 0, 0): ([1, 2, 3, 5], [1, 1, 5, 5]),
+            ("AAAAA", 1, 0): ([0, 10], [0, 10]),
+            ("BBBBB", 0, 0): ([0, 1], [1, 1]),
+        }
+    )
+    m, per_study = compute_socrates_metrics(df)
+    assert m["wasserstein"] == pytest.approx(0.296875, abs=1e-9)
+    assert m["wasserstein"] != pytest.approx((0.1875 + 0 + 0.5) / 3, abs=1e-6)
+    assert m["n_cells"] == 3 and m["n_studies"] == 2
+    assert list(per_study.columns) == list(STUDY_COLUMNS)
+    assert list(per_study["study_id"]) == ["AAAAA", "BBBBB"]
+    assert list(per_study["n_cells"]) == [2, 1]
+    assert list(per_study["n_rows"]) == [6, 2]
+    assert per_study["wasserstein"].tolist() == pytest.approx([0.09375, 0.5], abs=1e-9)
+
+
+def test_per_study_sorted_by_study_id():
+    df = frame({("ZZZZZ", 0, 0): ([1, 2], [1, 2]), ("AAAAA", 0, 0): ([1, 2], [2, 2])})
+    _, per_study = compute_socrates_metrics(df)
+    assert list(per_study["study_id"]) == ["AAAAA", "ZZZZZ"]
+    # AAAAA: humans [0,1], predictions [1,1] -> 0.5; ZZZZZ: identical -> 0
+    assert per_study["wasserstein"].tolist() == pytest.approx([0.5, 0.0], abs=1e-9)
+
+
+def test_clipping_prediction_outside_observed_range():
+    # humans [1,5] -> [0,1]; predictions [9,5]: 9 clips to 5 -> [1,1]: W1 = (1 + 0) / 2 = 0.5
+    # (without clipping 9 -> (9-1)/4 = 2 and W1 would be (1 + 1) / 2 = 1)
+    # accuracy rows: y=1, clip(9)=5 -> 1 - 4/4 = 0; y=5, 5 -> 1; mean 0.5 (unclipped: 0)
+    # raw MAE keeps the raw prediction: (|9-1| + 0) / 2 = 4; normalised: (1 + 0) / 2 = 0.5
+    df = frame({("AAAAA", 0, 0): ([1, 5], [9, 5])})
+    m, _ = compute_socrates_metrics(df)
+    assert m["wasserstein"] == pytest.approx(0.5, abs=1e-9)
+    assert m["accuracy"] == pytest.approx(0.5, abs=1e-9)
+    assert m["mae"] == pytest.approx(4.0, abs=1e-9)
+    assert m["mae_normalized"] == pytest.approx(0.5, abs=1e-9)
+
+
+def test_w1_unequal_sizes_and_nan_prediction_excluded():
+    # humans [1,2,3,5] -> [0,.25,.5,1]; predictions [1,1,5,NaN] -> [0,0,1] (NaN dropped)
+    # F_h: .25 on [0,.25), .5 on [.25,.5), .75 on [.5,1); F_p: 2/3 on [0,1)
+    # integral |F_h - F_p| = (5/12)(1/4) + (1/6)(1/4) + (1/12)(1/2) = 9/48 = 0.1875
+    df = frame({("AAAAA", 0, 0): ([1, 2, 3, 5], [1, 1, 5, NAN])})
+    m, per_study = compute_socrates_metrics(df)
+    assert m["wasserstein"] == pytest.approx(9 / 48, abs=1e-9)
+    assert m["wasserstein"] == pytest.approx(
+        stats.wasserstein_distance([0, 0.25, 0.5, 1], [0, 0, 1]), abs=1e-12
+    )
+    assert m["unparseable_rate"] == pytest.approx(0.25)
+    assert m["n_rows"] == 4 and m["n_parsed"] == 3
+    # accuracy over the 3 parsed rows: y=1,p=1 -> 1; y=2,p=1 -> .75; y=3,p=5 -> .5 => 2.25/3
+    assert m["accuracy"] == pytest.approx(0.75, abs=1e-9)
+    assert per_study["unparseable_rate"].iloc[0] == pytest.approx(0.25)
+
+
+def test_grouped_wasserstein_matches_scipy_on_random_cells():
+    rng = np.random.default_rng(0)
+    ga, va, wa, gb, vb, wb, expected = [], [], [], [], [], [], []
+    for g in range(40):
+        a = rng.integers(0, 7, size=rng.integers(1, 30)).astype(float)
+        b = rng.integers(-2, 9, size=rng.integers(1, 30)).astype(float)
+        ua = rng.integers(1, 4, size=a.size).astype(float)
+        ub = rng.integers(1, 4, size=b.size).astype(float)
+        ga += [g] * a.size
+        va += list(a)
+        wa += list(ua)
+        gb += [g] * b.size
+        vb += list(b)
+        wb += list(ub)
+        expected.append(stats.wasserstein_distance(a, b, ua, ub))
+    got = grouped_wasserstein(
+        np.array(ga), np.array(va), np.array(wa), np.array(gb), np.array(vb), np.array(wb), 41
+    )
+    assert got[:40] == pytest.approx(expected, abs=1e-9)
+    assert math.isnan(got[40])  # an empty group
+
+
+# --------------------------------------------------------------------------- uniform baseline
+
+
+def test_uniform_baseline_hand_case_with_scale():
+    # humans [1,1,5,5], scale 1..5 -> humans {0: .5, 1: .5}; uniform over {0,.25,.5,.75,1}
+    # G: .2 on [0,.25), .4 on [.25,.5), .6 on [.5,.75), .8 on [.75,1); F_h = .5 on [0,1)
+    # integral |F - G| = (.3 + .1 + .1 + .3) * .25 = 0.2
+    # model: predictions [1,3,5,5] -> [0,.5,1,1] vs [0,0,1,1]: (0 + .5 + 0 + 0) / 4 = 0.125
+    # relative improvement = (0.2 - 0.125) / 0.2 = 0.375
+    df = frame({("AAAAA", 0, 0): ([1, 1, 5, 5], [1, 3, 5, 5])}, {("AAAAA", 0, 0): (1, 5)})
+    m, per_study = compute_socrates_metrics(df)
+    assert m["uniform_wasserstein"] == pytest.approx(0.2, abs=1e-9)
+    assert m["wasserstein"] == pytest.approx(0.125, abs=1e-9)
+    assert m["relative_improvement_vs_uniform"] == pytest.approx(0.375, abs=1e-9)
+    assert per_study["uniform_wasserstein"].iloc[0] == pytest.approx(0.2, abs=1e-9)
+
+
+def test_uniform_baseline_falls_back_to_observed_range():
+    # no scale columns: options = integers in the observed 1..5 -> same 0.2 as above
+    df = frame({("AAAAA", 0, 0): ([1, 1, 5, 5], [1, 3, 5, 5])})
+    m, _ = compute_socrates_metrics(df)
+    assert m["uniform_wasserstein"] == pytest.approx(0.2, abs=1e-9)
+    # scale columns present but NaN for the cell: also the observed range
+    df = frame({("AAAAA", 0, 0): ([1, 1, 5, 5], [1, 3, 5, 5])}, {})
+    m, _ = compute_socrates_metrics(df)
+    assert m["uniform_wasserstein"] == pytest.approx(0.2, abs=1e-9)
+
+
+def test_uniform_options_outside_observed_range_pile_up():
+    # humans [2,2,4,4] (observed 2..4) -> {0: .5, 1: .5}; scale 1..5: options 1,2,3,4,5 clip to
+    # 2,2,3,4,4 -> {0: .4, .5: .2, 1: .4}; G = .4 on [0,.5), .6 on [.5,1); F_h = .5
+    # integral |F - G| = .1 * .5 + .1 * .5 = 0.1
+    df = frame({("AAAAA", 0, 0): ([2, 2, 4, 4], [2, 2, 4, 4])}, {("AAAAA", 0, 0): (1, 5)})
+    m, _ = compute_socrates_metrics(df)
+    assert m["uniform_wasserstein"] == pytest.approx(0.1, abs=1e-9)
+    assert m["wasserstein"] == pytest.approx(0.0, abs=1e-12)
+    assert m["relative_improvement_vs_uniform"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_uniform_many_options_use_1001_points():
+    # scale 0..10000 has 10001 options > 1001 -> points k/1000, k = 0..1000, weight 1/1001 each
+    # humans [0,0,10000,10000] -> {0: .5, 1: .5}; on [k/1000, (k+1)/1000) G = (k+1)/1001
+    # integral = sum_{j=1..1000} |.5 - j/1001| / 1000 = sum |500.5 - j| / (1001 * 1000)
+    # = (125000 + 125000) / 1001000 = 250/1001 (the 10001 exact options would give 2500/10001)
+    df = frame(
+        {("AAAAA", 0, 0): ([0, 0, 10000, 10000], [0, 0, 10000, 10000])},
+        {("AAAAA", 0, 0): (0, 10000)},
+    )
+    m, _ = compute_socrates_metrics(df)
+    assert m["uniform_wasserstein"] == pytest.approx(250 / 1001, abs=1e-9)
+
+
+def test_uniform_averaged_like_model_on_same_cells():
+    # A/cell 1: 0.2 (hand case); A/cell 2: humans [1,2,3] -> [0,.5,1], uniform over the same
+    # three options -> 0; B: humans [1,1,5,5] scale 1..5 -> 0.2; cell without predictions in B
+    # is left out of both. Study means: A 0.1, B 0.2 -> 0.15 (plain cell mean would be 0.1333)
+    df = frame(
+        {
+            ("AAAAA", 0, 0): ([1, 1, 5, 5], [1, 3, 5, 5]),
+            ("AAAAA", 0, 1): ([1, 2, 3], [1, 2, 3]),
+            ("BBBBB", 0, 0): ([1, 1, 5, 5], [1, 1, 5, 5]),
+            ("BBBBB", 1, 0): ([1, 3], [NAN, NAN]),
+        },
+        {("AAAAA", 0, 0): (1, 5), ("BBBBB", 0, 0): (1, 5), ("BBBBB", 1, 0): (1, 5)},
+    )
+    m, per_study = compute_socrates_metrics(df)
+    assert m["uniform_wasserstein"] == pytest.approx(0.15, abs=1e-9)
+    assert per_study["uniform_wasserstein"].tolist() == pytest.approx([0.1, 0.2], abs=1e-9)
+    assert m["cells_without_predictions"] == 1
+    assert m["n_cells"] == 3
+
+
+def test_relative_improvement_nan_when_uniform_zero():
+    # humans [0,1] and options {0,1}: the uniform guess matches exactly -> 0 -> NaN improvement
+    df = frame({("AAAAA", 0, 0): ([0, 1], [0, 0])})
+    m, _ = compute_socrates_metrics(df)
+    assert m["uniform_wasserstein"] == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(m["relative_improvement_vs_uniform"])
+
+
+# --------------------------------------------------------------------------- individual level
+
+
+def test_accuracy_mae_hand_example():
+    # humans [1,2,3,5] (range 4), predictions [1,1,5,5]:
+    # accuracy = mean(1, 1 - 1/4, 1 - 2/4, 1) = 3.25 / 4 = 0.8125
+    # mae = (0 + 1 + 2 + 0) / 4 = 0.75; mae_normalized = (0 + .25 + .5 + 0) / 4 = 0.1875
+    df = frame({("AAAAA", 0, 0): ([1, 2, 3, 5], [1, 1, 5, 5])})
+    m, per_study = compute_socrates_metrics(df)
+    assert m["accuracy"] == pytest.approx(0.8125, abs=1e-9)
+    assert m["mae"] == pytest.approx(0.75, abs=1e-9)
+    assert m["mae_normalized"] == pytest.approx(0.1875, abs=1e-9)
+    assert per_study["accuracy"].iloc[0] == pytest.approx(0.8125, abs=1e-9)
+    assert per_study["mae"].iloc[0] == pytest.approx(0.75, abs=1e-9)
+
+
+def test_correlations_match_scipy_and_skip_nan():
+    humans = [1, 2, 3, 4, 5, 2, 7]
+    preds = [2, 2, 4, 3, 5, NAN, 6]
+    df = frame({("AAAAA", 0, 0): (humans, preds)})
+    m, _ = compute_socrates_metrics(df)
+    y = np.array([1, 2, 3, 4, 5, 7], dtype=float)
+    p = np.array([2, 2, 4, 3, 5, 6], dtype=float)
+    assert m["pearson"] == pytest.approx(np.corrcoef(p, y)[0, 1], abs=1e-12)
+    assert m["spearman"] == pytest.approx(stats.spearmanr(p, y)[0], abs=1e-12)
+
+
+def test_correlations_nan_for_constant_predictions_without_warnings():
+    df = frame({("AAAAA", 0, 0): ([1, 2, 3], [2, 2, 2]), ("BBBBB", 0, 0): ([1], [NAN])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m, _ = compute_socrates_metrics(df)
+    assert math.isnan(m["pearson"]) and math.isnan(m["spearman"])
+    # a single parsed row
+    df = frame({("AAAAA", 0, 0): ([1, 2], [2, NAN])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m, _ = compute_socrates_metrics(df)
+    assert math.isnan(m["pearson"]) and math.isnan(m["spearman"])
+
+
+def test_constant_and_unpredicted_cells_skipped_and_counted():
+    # cell 1: normal (W1 0.1875); cell 2: humans all 3 -> constant, skipped;
+    # cell 3: no parsed prediction -> skipped
+    df = frame(
+        {
+            ("AAAAA", 0, 0): ([1, 2, 3, 5], [1, 1, 5, 5]),
+            ("AAAAA", 1, 0): ([3, 3, 3], [1, 3, 5]),
+            ("BBBBB", 0, 0): ([1, 4], [NAN, NAN]),
+        }
+    )
+    m, per_study = compute_socrates_metrics(df)
+    assert m["wasserstein"] == pytest.approx(0.1875, abs=1e-9)
+    assert m["cells_constant_skipped"] == 1
+    assert m["cells_without_predictions"] == 1
+    assert m["n_cells"] == 1 and m["n_cells_total"] == 3 and m["n_studies"] == 1
+    # accuracy ignores the constant cell's rows: still 0.8125 from cell 1
+    assert m["accuracy"] == pytest.approx(0.8125, abs=1e-9)
+    # raw MAE covers every parsed row: (0+1+2+0 + 2+0+2) / 7 = 1
+    assert m["mae"] == pytest.approx(1.0, abs=1e-9)
+    assert m["unparseable_rate"] == pytest.approx(2 / 9)
+    assert per_study["n_cells"].tolist() == [1, 0]
+    assert math.isnan(per_study["wasserstein"].iloc[1])
+    assert per_study["unparseable_rate"].tolist() == pytest.approx([0.0, 1.0])
+
+
+def test_metrics_are_plain_json_types():
+    df = frame({("AAAAA", 0, 0): ([1, 2, 3, 5], [1, 1, 5, 5])})
+    m, _ = compute_socrates_metrics(df)
+    for key, value in m.items():
+        assert type(value) in (int, float), key
+        if key.startswith(("n_", "cells_")):
+            assert type(value) is int, key
+    json.dumps(m)
+
+
+def test_empty_and_missing_columns():
+    empty = pd.DataFrame(
+        columns=["study_id", "condition_num", "task_num", "response", "prediction"]
+    )
+    m, per_study = compute_socrates_metrics(empty)
+    assert m["n_rows"] == 0 and m["n_cells"] == 0 and math.isnan(m["wasserstein"])
+    assert per_study.empty and list(per_study.columns) == list(STUDY_COLUMNS)
+    with pytest.raises(DataError, match="prediction"):
+        compute_socrates_metrics(pd.DataFrame({"study_id": ["A"], "response": [1]}))
+
+
+def test_large_input_runs_vectorised():
+    rng = np.random.default_rng(1)
+    n = 200_000
+    df = pd.DataFrame(
+        {
+            "study_id": rng.integers(0, 50, n).astype(str),
+            "condition_num": rng.integers(0, 4, n),
+            "task_num": rng.integers(0, 5, n),
+            "response": rng.integers(1, 8, n),
+            "prediction": np.where(rng.random(n) < 0.05, np.nan, rng.integers(1, 8, n)),
+            "scale_min": 1.0,
+            "scale_max": 7.0,
+        }
+    )
+    m, per_study = compute_socrates_metrics(df)
+    assert m["n_cells"] == 1000 and len(per_study) == 50
+    assert np.isfinite(m["wasserstein"]) and np.isfinite(m["uniform_wasserstein"])
+    assert m["n_parsed"] == int(df["prediction"].notna().sum())
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4", 4),
+        (" 7\n", 7),
+        ("Answer: 3", 3),
+        ("-2", -2),
+        ("$1,250", 1250),
+        ("1,250", 1250),
+        ("12,345,678", 12345678),
+        ("4.0", 4),
+        ("4.5", None),
+        ("0.5", None),
+        ("", None),
+        ("no idea", None),
+        ("3 or 4", 3),
+        ("1-5", 1),
+        ("I would say 6.", 6),
+        ("-$5", -5),
+        (None, None),
+    ],
+)
+def test_parse_answer(text, expected):
+    assert parse_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Only return an integer from 1 to 5, nothing else.", (1, 5)),
+        ("How likely? Only return an integer between 0 and 100, nothing else.", (0, 100)),
+        ("Only return an integer from -3 to 3, nothing else.", (-3, 3)),
+        ("Only return an integer from 0 to 1,000,000, nothing else.", (0, 1_000_000)),
+        ("Rate it from 1 (not at all) to 7 (very). Only return an integer, nothing else.", (1, 7)),
+        ("Prices rose between 2010 and 2015. Only return an integer, nothing else.", None),
+        ("How many dollars would you give? Only return an integer, nothing else.", None),
+        ("", None),
+    ],
+)
+def test_parse_scale(text, expected):
+    assert parse_scale(text) == expected

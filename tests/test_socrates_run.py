@@ -1,0 +1,161 @@
+"""The real path end to end on the tiny model and sample data: train, evaluate, track, resume,
+re-score and ask, all through the same commands a user types."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pandas as pd
+import pytest
+from conftest import run_module, run_train
+
+pytestmark = pytest.mark.slow
+
+METRIC_WORDS = ("wasserstein", "accuracy", "mae", "pearson", "spearman", "unparseable")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One real training run shared by the tests of this module (25 steps, full fine-tune)."""
+    work = tmp_path_factory.mktemp("work")
+    run_dir = work / "run"
+    env_uri = f"sqlite:///{work / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = env_uri
+    out = run_train(
+        ["trainer.max_steps=25", "trainer.logging_steps=5", "trainer.eval_steps=25",
+         "trainer.save_steps=25", "task.eval.max_rows=64", "run_name=e2e",
+         f"hydra.run.dir={run_dir}"],
+        work,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return {"dir": run_dir, "uri": env_uri, "stdout": out.stdout, "work": work}
+
+
+def test_run_writes_config_and_flat_metrics(trained_run):
+    run_dir = trained_run["dir"]
+    assert (run_dir / "config.yaml").exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert all(isinstance(v, (int, float)) or v is None for v in metrics.values())
+    for word in METRIC_WORDS:
+        assert any(word in k for k in metrics), f"no metric named like {word}"
+    assert any("uniform" in k and "wasserstein" in k for k in metrics)
+    assert math.isfinite(metrics["test/uniform_wasserstein"])
+    assert 0 <= metrics["test/unparseable_rate"] <= 1
+    assert metrics["train/global_step"] == 25
+
+
+def test_loss_falls(trained_run):
+    state = json.loads((trained_run["dir"] / "checkpoints" / "checkpoint-25" /
+                        "trainer_state.json").read_text())
+    losses = [h["loss"] for h in state["log_history"] if "loss" in h]
+    assert len(losses) >= 4
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_outputs_exist_and_parse(trained_run):
+    run_dir = trained_run["dir"]
+    preds = pd.read_csv(run_dir / "test_predictions.csv")
+    assert {"sample_id", "study_id", "participant", "condition_num", "task_num", "response",
+            "prediction", "raw_output"} <= set(preds.columns)
+    assert len(preds) == 64 and preds["sample_id"].is_unique
+    per_study = pd.read_csv(run_dir / "test_per_study.csv")
+    assert set(per_study["study_id"]) <= set(preds["study_id"])
+    manifest = json.loads((run_dir / "split_manifest.json").read_text())
+    assert manifest["kind"] == "unseen_studies"
+    assert (run_dir / "model" / "model.safetensors").exists()
+    assert "run directory" in trained_run["stdout"] and "MLflow run" in trained_run["stdout"]
+
+
+def test_mlflow_run_reads_back(trained_run):
+    import mlflow
+
+    client = mlflow.MlflowClient(trained_run["uri"])
+    exp = client.get_experiment_by_name("socrates")
+    runs = client.search_runs([exp.experiment_id], filter_string="tags.mlflow.runName = 'e2e'")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["trainer.learning_rate"] == "0.001"
+    assert run.data.params["model.name"] == "tiny-causal"
+    for tag in ("task", "model", "strategy", "data.split", "git_commit"):
+        assert tag in run.data.tags
+    assert run.data.tags["strategy"] == "single"
+    final = json.loads((trained_run["dir"] / "metrics.json").read_text())
+    assert run.data.metrics["test/uniform_wasserstein"] == pytest.approx(
+        final["test/uniform_wasserstein"])
+    history = client.get_metric_history(run.info.run_id, "train/loss")
+    assert len(history) >= 4 and history[-1].step == 25
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "metrics.json", "test_predictions.csv", "test_per_study.csv",
+            "split_manifest.json"} <= artifacts
+
+
+def test_evaluate_command_rescores_the_checkpoint(trained_run):
+    run_dir = trained_run["dir"]
+    out = run_module("socio_re.cli.evaluate",
+                     [str(run_dir), "--max-rows", "64", "--name", "again"], trained_run["work"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    again = json.loads((run_dir / "eval" / "again" / "eval_metrics.json").read_text())
+    first = json.loads((run_dir / "metrics.json").read_text())
+    # Greedy decoding of the same model on the same rows: identical scores.
+    assert again["test/unparseable_rate"] == first["test/unparseable_rate"]
+    assert again["test/n_rows"] == first["test/n_rows"]
+
+
+def test_predict_command_answers_a_profile(trained_run):
+    out = run_module(
+        "socio_re.cli.predict",
+        [str(trained_run["dir"]), "--profile", "Age: 34; Gender: Female; Ideology: Liberal",
+         "--stimulus", "How much do you agree? Only return an integer from 1 to 5, nothing else.",
+         "--samples", "4"],
+        trained_run["work"],
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "predicted answer:" in out.stdout and "4 sampled answers" in out.stdout
+
+
+def test_preempted_run_resumes_to_the_same_final_step(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["debug=preempt", f"hydra.run.dir={run_dir}"]
+    first = run_train(args, tmp_path)
+    assert first.returncode == 3, first.stderr[-2000:]
+    assert "resume" in first.stderr
+    assert (run_dir / "checkpoints" / "checkpoint-4").exists()
+    assert not (run_dir / "metrics.json").exists()
+    tracking = json.loads((run_dir / "tracking.json").read_text())
+
+    second = run_train(["debug=preempt", "trainer.stop_at_step=null",
+                        f"hydra.run.dir={run_dir}"], tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming from" in (run_dir / "run.log").read_text()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train/global_step"] == 8
+    state = json.loads((run_dir / "checkpoints" / "checkpoint-8" / "trainer_state.json")
+                       .read_text())
+    steps = [h["step"] for h in state["log_history"] if "loss" in h]
+    assert steps == list(range(1, 9))  # steps 1-4 from the first process, 5-8 from the second
+    # The resumed job continues the same MLflow run.
+    assert json.loads((run_dir / "tracking.json").read_text())["run_id"] == tracking["run_id"]
+
+
+def test_lora_run_trains_adapters_only(tmp_path):
+    run_dir = tmp_path / "run"
+    out = run_train(["experiment=socrates_tiny_lora", "debug=smoke", "tracking=none",
+                     f"hydra.run.dir={run_dir}"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (run_dir / "model" / "adapter_model.safetensors").exists()
+    assert not (run_dir / "model" / "model.safetensors").exists()
+    assert "trainable" in (run_dir / "run.log").read_text()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train/last_loss"] < metrics["train/first_loss"]
+
+
+def test_real_hub_model_offline_fails_with_a_clear_message(tmp_path):
+    out = run_train(["model=qwen2.5-14b-instruct", "data=socsci210", "tracking=none",
+                     f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, timeout=180)
+    assert out.returncode == 2
+    line = out.stderr.strip().splitlines()[-1]
+    assert "Hugging Face Hub" in line and "socratesft/SocSci210" in line
+    assert "Traceback" not in out.stderr
