@@ -152,10 +152,27 @@ def test_lora_run_trains_adapters_only(tmp_path):
     assert metrics["train/last_loss"] < metrics["train/first_loss"]
 
 
-def test_real_hub_model_offline_fails_with_a_clear_message(tmp_path):
-    out = run_train(["model=qwen2.5-14b-instruct", "data=socsci210", "tracking=none",
-                     f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, timeout=180)
-    assert out.returncode == 2
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["model=qwen2.5-14b-instruct", "data=socsci210"], ["socratesft/SocSci210", "data.path"]),
+        (["model=qwen2.5-14b-instruct"], ["Qwen/Qwen2.5-14B-Instruct", "model.name_or_path"]),
+    ],
+)
+def test_real_hub_names_offline_fail_with_a_clear_message(tmp_path, args, names):
+    out = run_train([*args, "tracking=none", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path,
+                    timeout=180)
+    assert out.returncode == 2, out.stderr[-2000:]
     line = out.stderr.strip().splitlines()[-1]
-    assert "Hugging Face Hub" in line and "socratesft/SocSci210" in line
+    assert "hugging face hub" in line.lower()
+    assert all(name in line for name in names), line
     assert "Traceback" not in out.stderr
+
+
+def test_predict_command_is_interactive_on_a_terminal_session(trained_run):
+    stdin = ("Age: 60; Ideology: Conservative\n"
+             "Do you agree? Only return an integer from 1 to 7, nothing else.\n\n")
+    out = run_module("socio_re.cli.predict", [str(trained_run["dir"])], trained_run["work"],
+                     stdin=stdin)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("predicted answer:") == 1

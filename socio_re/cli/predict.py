@@ -20,15 +20,13 @@ from socio_re.errors import DataError
 
 
 def build_prompt(profile: str, stimulus: str) -> str:
-    """The user prompt in SocSci210's style: profile bullets, instruction, stimulus."""
+    """The user prompt in SocSci210's style (as the sample generator writes it): intro line,
+    profile bullets, instruction, stimulus."""
+    from socio_re.data.socsci.sample import INSTRUCTION, INTRO_LINE
+
     fields = [f.strip() for f in profile.replace("\n", ";").split(";") if f.strip()]
     bullets = "\n".join(f"- {f}" for f in fields)
-    return (
-        "Here is the demographic profile of a survey participant:\n"
-        f"{bullets}\n\n"
-        "Answer the following question as this person would.\n\n"
-        f"{stimulus.strip()}"
-    )
+    return f"{INTRO_LINE}\n{bullets}\n\n{INSTRUCTION}\n\n{stimulus.strip()}"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

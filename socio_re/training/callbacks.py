@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 
 class TrackerCallback(TrainerCallback):
@@ -34,3 +35,32 @@ class StopAtStepCallback(TrainerCallback):
             control.should_training_stop = True
             self.stopped = True
         return control
+
+
+def _fmt(key: str, value: float) -> str:
+    if key in ("learning_rate",):
+        return f"{value:.2e}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# Keys worth a column in the console line; everything still goes to the tracker.
+_SHOWN = ("loss", "eval_loss", "grad_norm", "learning_rate", "epoch", "train_tokens_per_second")
+
+
+class CompactProgressCallback(ProgressCallback):
+    """Trainer's progress bars, with one readable line per log instead of a printed dict."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or self.training_bar is None:
+            return
+        parts = [f"step {state.global_step}/{state.max_steps}"]
+        parts += [f"{k.replace('train_tokens_per_second', 'tok/s')} {_fmt(k, v)}"
+                  for k, v in logs.items() if k in _SHOWN and isinstance(v, (int, float))]
+        self.training_bar.write(" | ".join(parts))
+
+
+def use_compact_progress(trainer) -> None:
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(CompactProgressCallback())

@@ -71,5 +71,15 @@ def setup_logging(run_dir: Path | None = None) -> None:
         sh.setFormatter(fmt)
         root.addHandler(sh)
     root.setLevel(logging.INFO)
+    quiet_library_progress_bars()
     for noisy in ("httpx", "urllib3", "alembic", "mlflow", "filelock", "datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def quiet_library_progress_bars() -> None:
+    """Hide the per-file bars of saving/loading (model shards, arrow files); keep our own."""
+    import datasets
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()

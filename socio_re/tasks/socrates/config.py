@@ -9,8 +9,8 @@ from socio_re.data.socsci.schema import SYSTEM_PROMPT
 
 @dataclass
 class SocratesEvalConfig:
-    # greedy | sample (the paper's protocol: temperature 0.6, top_p 0.9, one seeded draw per row)
-    decoding: str = "greedy"
+    # sample (the paper's protocol: temperature 0.6, top_p 0.9, one seeded draw per row) | greedy
+    decoding: str = "sample"
     temperature: float = 0.6
     top_p: float = 0.9
     max_new_tokens: int = 8
@@ -34,8 +34,8 @@ class SocratesTaskConfig:
 
 @dataclass
 class SampleSpec:
-    num_studies: int = 12
-    participants_per_study: int = 80
+    num_studies: int = 20
+    participants_per_study: int = 50
     seed: int = 0
 
 

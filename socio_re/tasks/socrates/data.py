@@ -120,6 +120,11 @@ def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: s
             cols, stats[name] = tokenize_frame(
                 tokenizer, prepared.frames[name], system_prompt=task_cfg.system_prompt,
                 include_reasoning=task_cfg.include_reasoning, max_length=task_cfg.max_length)
+            if stats[name]["rows"] and not stats[name]["kept"]:
+                from socio_re.errors import DataError
+
+                raise DataError(f"every {name} row is longer than task.max_length="
+                                f"{task_cfg.max_length} tokens; raise task.max_length")
             Dataset.from_dict(cols).save_to_disk(str(tmp / name))
         (tmp / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
 
@@ -131,9 +136,4 @@ def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: s
                  s["mean_tokens"], s["max_tokens"],
                  f", {s['dropped_too_long']} longer than task.max_length dropped"
                  if s["dropped_too_long"] else "")
-        if s["rows"] and s["kept"] == 0:
-            from socio_re.errors import DataError
-
-            raise DataError(f"every {name} row is longer than task.max_length="
-                            f"{task_cfg.max_length} tokens; raise task.max_length")
     return {name: load_from_disk(str(target / name)) for name in names}, stats

@@ -36,7 +36,11 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker):
     from transformers import Trainer
 
     from socio_re.training.arguments import training_arguments
-    from socio_re.training.callbacks import StopAtStepCallback, TrackerCallback
+    from socio_re.training.callbacks import (
+        StopAtStepCallback,
+        TrackerCallback,
+        use_compact_progress,
+    )
     from socio_re.training.checkpoints import resolve_resume
     from socio_re.training.collate import CausalLMCollator
 
@@ -59,6 +63,7 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker):
         processing_class=tokenizer,
         callbacks=callbacks,
     )
+    use_compact_progress(trainer)
     resume_from = resolve_resume(rc.resume, Path(args.output_dir))
     if resume_from:
         log.info("resuming from %s", resume_from)
