@@ -19,7 +19,16 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-ALL_OPTIONS = [(g, o) for g in GROUPS for o in _options(g)]
+# Options made for one task are composed with that task; the rest with both.
+RELEXT_ONLY = {("data", o) for o in ("relext-sample", "litcoin", "biored", "relext-splits")} | {
+    ("model", o) for o in ("minilm", "tiny-encoder", "roberta-large", "pubmedbert")} | {
+    ("trainer", "relext"), ("task", "relext"), ("experiment", "relext_seed"),
+    ("experiment", "relext_lora")}
+SOCRATES_ONLY = {("data", "socsci210"), ("data", "socsci210-sample"), ("task", "socrates"),
+                 ("experiment", "socrates_seed"), ("experiment", "socrates_tiny_lora")}
+ALL_OPTIONS = [(g, o, t) for g in GROUPS for o in _options(g) for t in ("socrates", "relext")
+               if not ((g, o) in RELEXT_ONLY and t == "socrates")
+               and not ((g, o) in SOCRATES_ONLY and t == "relext")]
 
 
 def test_every_group_has_options():
@@ -28,14 +37,39 @@ def test_every_group_has_options():
     assert _options("hydra/launcher") and _options("hydra/help")
 
 
-@pytest.mark.parametrize(("group", "option"), ALL_OPTIONS, ids=[f"{g}={o}" for g, o in ALL_OPTIONS])
-def test_shipped_config_composes_and_validates(group, option):
-    cfg = compose([f"{group}={option}"])
-    rc = validate_config(cfg)
-    assert rc.task.name == "socrates"
+@pytest.mark.parametrize(("group", "option", "task"), ALL_OPTIONS,
+                         ids=[f"{t}-{g}={o}" for g, o, t in ALL_OPTIONS])
+def test_shipped_config_composes_and_validates(group, option, task):
+    overrides = [f"{group}={option}"]
+    if group not in ("task", "experiment"):
+        overrides.insert(0, f"task={task}")
+    rc = validate_config(compose(overrides))
+    assert rc.task.name == task
     if group == "model":
         assert rc.model.name == option
         assert rc.model.trust_remote_code is False
+
+
+def test_every_option_is_composed_by_some_task():
+    composed = {(g, o) for g, o, _ in ALL_OPTIONS}
+    assert composed == {(g, o) for g in GROUPS for o in _options(g)}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "fragment"),
+    [
+        (["model=minilm"], "model", "socrates generates answers"),
+        (["task=relext", "fold=5"], "fold", "0..4 or all"),
+        (["task=relext", "fold=-1"], "fold", "0..4 or all"),
+        (["task=relext", "task.transform=bold"], "task.transform", "typed_entity_marker"),
+        (["task=relext", "task.pooling=last_token"], "task.pooling", "encoders"),
+        (["task=relext", "data.context=page"], "data.context", "sentences, abstract"),
+    ],
+)
+def test_impossible_combinations_are_rejected(overrides, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        validate_config(compose(overrides))
+    assert key in str(info.value) and fragment in str(info.value)
 
 
 def test_default_run_is_offline_socrates():

@@ -26,6 +26,10 @@ class ModelConfig:
     revision: str | None = None
     # Offline builder that creates ``name_or_path`` when it does not exist (``tiny_causal``).
     build: str | None = None
+    # Load the files of ``name_or_path`` from this installed PyPI package instead of the hub.
+    local_package: str | None = None
+    # encoder (BERT-like) | decoder (causal LM); decides the pooling a classifier uses.
+    kind: str = "decoder"
     trust_remote_code: bool = False
     # auto | float32 | bfloat16 | float16; auto = bf16 where the hardware has it, else fp32.
     dtype: str = "auto"
@@ -34,6 +38,8 @@ class ModelConfig:
     chat_template: str | None = None
     # Token used for padding when the tokenizer has none (Llama 3.1 ships without one).
     pad_token: str | None = None
+    # gpt-oss: load the MXFP4 expert weights dequantized to bf16 (needed for training).
+    mxfp4_dequantize: bool = False
     # Default LoRA targets for this architecture; finetune.target_modules overrides.
     lora_target_modules: Any = "all-linear"
 

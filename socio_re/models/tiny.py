@@ -1,9 +1,14 @@
-"""Tiny random-weight models built offline, so tests and the default run need no hub.
+"""Tiny random-weight models built offline, so tests and the default runs need no hub.
 
-The tokenizer is a real byte-level BPE trained on the project's own SocSci-style text, with a
-ChatML chat template (the format of Qwen2.5-Instruct), and the model is a real ``Qwen2ForCausalLM``
-architecture at toy size. Both are saved with ``save_pretrained`` (safetensors) and then loaded
-through exactly the same ``from_pretrained`` path as a hub checkpoint.
+- ``tiny_causal``: a real ``Qwen2ForCausalLM`` architecture at toy size with a byte-level BPE
+  tokenizer trained on the project's SocSci-style text and a ChatML chat template (the format of
+  Qwen2.5-Instruct). socrates uses it; relext loads the same kind of checkpoint as a decoder
+  classifier (``tiny_decoder``, tokenizer trained on biomedical sample text).
+- ``tiny_encoder``: a BERT architecture at toy size with a WordPiece tokenizer trained on the
+  biomedical sample text, for relext.
+
+Everything is saved with ``save_pretrained`` (safetensors) and loaded through exactly the same
+``from_pretrained`` path as a hub checkpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from socio_re.data.cache import build_once, is_complete
 log = logging.getLogger(__name__)
 
 # Bump when the builder changes what it produces, so cached builds are not reused.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -48,8 +53,8 @@ TINY_CAUSAL_DEFAULTS = {
 }
 
 
-def default_corpus() -> list[str]:
-    """Text the tiny tokenizer is trained on: a generated SocSci-style sample."""
+def socsci_corpus() -> list[str]:
+    """Text the tiny causal tokenizer is trained on: a generated SocSci-style sample."""
     from socio_re.data.socsci.load import load_socsci
     from socio_re.data.socsci.sample import generate_sample
     from socio_re.data.socsci.schema import SYSTEM_PROMPT
@@ -61,6 +66,17 @@ def default_corpus() -> list[str]:
     # Numbers in every form an answer can take, so digits and signs are well covered.
     texts += [" ".join(str(i) for i in range(0, 1001))]
     return texts
+
+
+def relext_corpus() -> list[str]:
+    """Text the relext tokenizers are trained on: a generated LitCoin-format sample."""
+    from socio_re.data.relext.readers import read_corpus
+    from socio_re.data.relext.sample import generate_litcoin_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_litcoin_sample(tmp, seed=1234)
+        docs = [d for split in read_corpus(tmp).values() for d in split]
+    return [d.text for d in docs] + [" ".join(str(i) for i in range(0, 1001))]
 
 
 def train_tokenizer(corpus: Iterable[str], vocab_size: int):
@@ -95,7 +111,8 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int):
     return hf_tok
 
 
-def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, **overrides) -> Path:
+def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, corpus: str = "socsci",
+                         **overrides) -> Path:
     """Build tokenizer + random-weight Qwen2 causal LM into ``out_dir`` (atomically)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -103,7 +120,8 @@ def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, **overrides) -> 
     out_dir = Path(out_dir)
     spec = {**TINY_CAUSAL_DEFAULTS, **overrides}
     log.info("building the offline tiny causal LM into %s (once; cached afterwards)", out_dir)
-    tokenizer = train_tokenizer(default_corpus(), spec["vocab_size"])
+    texts = socsci_corpus() if corpus == "socsci" else relext_corpus()
+    tokenizer = train_tokenizer(texts, spec["vocab_size"])
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=spec["hidden_size"],
@@ -126,11 +144,72 @@ def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, **overrides) -> 
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
 
-    return build_once(out_dir, write, meta={"builder": "tiny_causal",
+    return build_once(out_dir, write, meta={"builder": "tiny_causal", "corpus": corpus,
                                             "version": BUILDER_VERSION, "spec": spec})
 
 
-BUILDERS = {"tiny_causal": build_tiny_causal_lm}
+TINY_ENCODER_DEFAULTS = {
+    "vocab_size": 3000,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "max_position_embeddings": 512,
+}
+
+
+def build_tiny_encoder(out_dir: str | Path, *, seed: int = 0, **overrides) -> Path:
+    """Build a WordPiece tokenizer + random-weight BERT encoder into ``out_dir``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers.processors import TemplateProcessing
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    out_dir = Path(out_dir)
+    spec = {**TINY_ENCODER_DEFAULTS, **overrides}
+    log.info("building the offline tiny encoder into %s (once; cached afterwards)", out_dir)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(relext_corpus(), trainers.WordPieceTrainer(
+        vocab_size=spec["vocab_size"], special_tokens=specials, show_progress=False))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]",
+        model_max_length=spec["max_position_embeddings"])
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=spec["hidden_size"],
+        intermediate_size=spec["intermediate_size"],
+        num_hidden_layers=spec["num_hidden_layers"],
+        num_attention_heads=spec["num_attention_heads"],
+        max_position_embeddings=spec["max_position_embeddings"],
+        pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    model = BertModel(config)
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+    return build_once(out_dir, write, meta={"builder": "tiny_encoder",
+                                            "version": BUILDER_VERSION, "spec": spec})
+
+
+def build_tiny_decoder(out_dir: str | Path, *, seed: int = 0) -> Path:
+    return build_tiny_causal_lm(out_dir, seed=seed, corpus="relext")
+
+
+BUILDERS = {
+    "tiny_causal": build_tiny_causal_lm,
+    "tiny_decoder": build_tiny_decoder,
+    "tiny_encoder": build_tiny_encoder,
+}
 
 
 def ensure_built(builder: str, path: str | Path) -> Path:

@@ -26,6 +26,7 @@ class TaskSpec:
 
 TASKS: dict[str, TaskSpec] = {
     "socrates": TaskSpec("socrates", "socio_re.tasks.socrates"),
+    "relext": TaskSpec("relext", "socio_re.tasks.relext"),
 }
 
 

@@ -24,14 +24,16 @@ def mixed_precision(precision: str) -> tuple[bool, bool]:
     return precision == "bf16", precision == "fp16"
 
 
-def training_arguments(rc: RunConfig, run_dir: Path, *, world_size: int = 1, has_eval: bool = True):
+def training_arguments(rc: RunConfig, run_dir: Path, *, world_size: int = 1, has_eval: bool = True,
+                       **overrides):
+    """TrainingArguments of the run; ``overrides`` are task-specific extras (best model, ...)."""
     import torch
     from transformers import TrainingArguments
 
     t = rc.trainer
     bf16, fp16 = mixed_precision(t.precision)
     eval_strategy = ("steps" if t.eval_steps else "epoch") if has_eval else "no"
-    return TrainingArguments(
+    kwargs = dict(
         output_dir=str(run_dir / "checkpoints"),
         learning_rate=t.learning_rate,
         num_train_epochs=t.num_train_epochs,
@@ -63,3 +65,5 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, world_size: int = 1, has
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
     )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)

@@ -96,6 +96,8 @@ def validate(rc) -> None:
          "an integer >= 1 or null"),
         (rc.fold is None, "fold", rc.fold, "null for task=socrates",
          "socrates uses data.split, not cross-validation folds"),
+        (rc.model.kind == "decoder", "model", rc.model.name, "a decoder (causal LM) model",
+         "socrates generates answers; encoders are for task=relext"),
     ]
     for ok, key, value, allowed, *hint in checks:
         if not ok:

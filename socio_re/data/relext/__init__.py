@@ -1,0 +1,1 @@
+"""Relation extraction data (LitCoin / BioRED): documents, readers, instances, folds, markers."""

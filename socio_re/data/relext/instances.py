@@ -1,0 +1,347 @@
+"""Pair instances of the reference pipeline: one per unordered pair of entity ids per abstract.
+
+An instance carries its own context ``text`` (the sentences mentioning either entity, or the
+whole abstract) and the spans of every mention of both entities inside that text, so the
+marker transforms and the split files need nothing but the instance itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from socio_re.data.relext.documents import LABELS, NOT, Document, Mention, Relation
+from socio_re.data.relext.sentences import sentence_spans
+from socio_re.errors import ConfigError, DataError
+
+Span = tuple[int, int, str]  # [start, end) into Instance.text, entity type of that mention
+CONTEXTS = ("sentences", "abstract")
+FIELDS = (
+    "abstract_id", "relation_id", "entity_a_id", "entity_b_id", "type", "novel", "text",
+    "entity_a", "entity_b",
+)
+_NOVEL_TO_JSON = {True: "Novel", False: "No", None: None}
+_NOVEL_FROM_JSON = {v: k for k, v in _NOVEL_TO_JSON.items()}
+
+
+@dataclass
+class Instance:
+    abstract_id: str
+    relation_id: str | None
+    entity_a_id: str
+    entity_b_id: str
+    type: str  # one of LABELS ("NOT" for unrelated pairs)
+    novel: bool | None
+    text: str
+    entity_a: list[Span]
+    entity_b: list[Span]
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _check_mentions(doc: Document) -> None:
+    n = len(doc.text)
+    for m in doc.mentions:
+        if m.ids and not 0 <= m.start < m.end <= n:
+            raise DataError(
+                f"abstract {doc.id}: mention {m.text!r} has span [{m.start}, {m.end}) outside "
+                f"its text (length {n})"
+            )
+
+
+def _doc_sentences(doc: Document) -> list[tuple[int, int]]:
+    """Sentence spans, merged where a mention straddles a boundary (a splitter mistake).
+
+    Merging keeps every mention inside one sentence, so remapping offsets into the joined
+    context can never cut a mention in two.
+    """
+    spans = [list(s) for s in sentence_spans(doc.text, len(doc.title))] or [[0, len(doc.text)]]
+    for m in doc.mentions:
+        if not m.ids:
+            continue
+        hit = [i for i, (s, e) in enumerate(spans) if s < m.end and m.start < e]
+        if not hit:  # mention in inter-sentence whitespace: stretch the sentence before it
+            hit = [max([i for i, (s, _) in enumerate(spans) if s <= m.start], default=0)]
+        lo, hi = hit[0], hit[-1]
+        merged = [min(spans[lo][0], m.start), max(spans[hi][1], m.end)]
+        spans[lo : hi + 1] = [merged]
+    return [(s, e) for s, e in spans]
+
+
+def _sentence_of(sentences: list[tuple[int, int]], m: Mention) -> int:
+    return next(i for i, (s, e) in enumerate(sentences) if s <= m.start and m.end <= e)
+
+
+def _spans(mentions: list[Mention], shift) -> list[Span]:
+    """Deduplicated, ordered spans; ``shift`` maps a document offset into the context."""
+    seen: dict[tuple[int, int], str] = {}
+    for m in sorted(mentions, key=lambda m: (m.start, m.end)):
+        seen.setdefault((m.start, m.end), m.type)
+    return [(shift(s), shift(s) + (e - s), t) for (s, e), t in seen.items()]
+
+
+def _context(doc: Document, sentences, mentions: list[Mention], context: str):
+    """(context text, offset map) for the given mentions."""
+    if context == "abstract":
+        return doc.text, lambda off: off
+    wanted = sorted({_sentence_of(sentences, m) for m in mentions})
+    parts, origin, pos = [], {}, 0  # origin: sentence start in doc -> its start in context
+    for i in wanted:
+        s, e = sentences[i]
+        origin[s] = pos
+        parts.append(doc.text[s:e])
+        pos += e - s + 1  # the single joining space
+
+    def shift(off: int) -> int:
+        sent = max(s for s in origin if s <= off)
+        return origin[sent] + off - sent
+
+    return " ".join(parts), shift
+
+
+def _gold_relations(doc: Document, stats: dict) -> dict[frozenset[str], Relation]:
+    """The first gold relation per unordered id pair; counts duplicates and unmentioned ones."""
+    mentioned = set(doc.entity_ids())
+    gold: dict[frozenset[str], Relation] = {}
+    for rel in doc.relations:
+        if rel.type not in LABELS or rel.type == NOT:
+            raise DataError(
+                f"abstract {doc.id}: relation type {rel.type!r} is not one of {LABELS[1:]}"
+            )
+        if rel.id1 == rel.id2:  # no pair to classify; reported, not fatal
+            stats["self_relations"] += 1
+            continue
+        if rel.id1 not in mentioned or rel.id2 not in mentioned:
+            stats["relations_unmentioned"] += 1
+            continue
+        key = frozenset((rel.id1, rel.id2))
+        if key in gold:
+            stats["duplicate_relations"] += 1
+            continue
+        gold[key] = rel
+    return gold
+
+
+def _pair_instance(doc, sentences, a: str, b: str, rel: Relation | None, context: str):
+    if rel is not None:
+        a, b = rel.id1, rel.id2
+    ma, mb = doc.mentions_of(a), doc.mentions_of(b)
+    text, shift = _context(doc, sentences, ma + mb, context)
+    return Instance(
+        abstract_id=doc.id,
+        relation_id=rel.relation_id if rel else None,
+        entity_a_id=a,
+        entity_b_id=b,
+        type=rel.type if rel else NOT,
+        novel=rel.novel if rel else None,
+        text=text,
+        entity_a=_spans(ma, shift),
+        entity_b=_spans(mb, shift),
+    )
+
+
+def _same_sentence(doc: Document, sentences, a: str, b: str) -> bool:
+    sa = {_sentence_of(sentences, m) for m in doc.mentions_of(a)}
+    return any(_sentence_of(sentences, m) in sa for m in doc.mentions_of(b))
+
+
+def _new_stats() -> dict:
+    return {
+        "count": dict.fromkeys(LABELS, 0),
+        "total": 0,
+        "positives": 0,
+        "cross_sentence": 0,
+        "cross_sentence_share": 0.0,
+        "dropped_by_type": 0,
+        "positives_dropped_by_type": 0,
+        "not_dropped_by_sampling": 0,
+        "relations_unmentioned": 0,
+        "duplicate_relations": 0,
+        "self_relations": 0,
+    }
+
+
+def _doc_instances(doc, context, type_pairs, stats) -> list[Instance]:
+    _check_mentions(doc)
+    sentences = _doc_sentences(doc)
+    gold = _gold_relations(doc, stats)
+    ids = [i for i in doc.entity_ids() if i]
+    out = []
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            rel = gold.get(frozenset((a, b)))
+            if type_pairs is not None and _type_set(doc, a, b) not in type_pairs:
+                stats["dropped_by_type"] += 1
+                stats["positives_dropped_by_type"] += rel is not None
+                continue
+            if rel is not None and not _same_sentence(doc, sentences, a, b):
+                stats["cross_sentence"] += 1
+            out.append(_pair_instance(doc, sentences, a, b, rel, context))
+    return out
+
+
+def _type_set(doc: Document, a: str, b: str) -> frozenset[str]:
+    return frozenset((doc.entity_type(a), doc.entity_type(b)))
+
+
+def downsample_negatives(instances: list[Instance], ratio: float, seed: int) -> list[Instance]:
+    """Keep at most ``ratio`` x positives NOT instances, chosen by ``seed``, order preserved."""
+    negatives = [i for i, inst in enumerate(instances) if inst.type == NOT]
+    n_pos = len(instances) - len(negatives)
+    keep_n = min(len(negatives), int(ratio * n_pos))
+    # random.Random with an int seed is stable across runs and Python versions.
+    dropped = set(negatives) - set(random.Random(seed).sample(negatives, keep_n))
+    return [inst for i, inst in enumerate(instances) if i not in dropped]
+
+
+def build_instances(
+    docs: Iterable[Document],
+    *,
+    context: str = "sentences",
+    type_pairs: set[frozenset[str]] | None = None,
+    negative_ratio: float | None = None,
+    seed: int = 0,
+) -> tuple[list[Instance], dict]:
+    """All pair instances of ``docs`` and their statistics.
+
+    Pairs come in a deterministic order: abstracts as given, then entity ids by first mention.
+    A related pair takes the first gold relation between its ids (either direction) and its
+    entity_a is that relation's entity_1; an unrelated pair (NOT) keeps first-mention order.
+    ``type_pairs`` keeps only pairs whose unordered type set is in it; ``negative_ratio``
+    (training only: the caller decides) keeps at most ratio x positives NOT instances.
+    """
+    if context not in CONTEXTS:
+        raise ConfigError("data.context", context, " or ".join(CONTEXTS))
+    if negative_ratio is not None and not negative_ratio >= 0:
+        raise ConfigError("data.negative_ratio", negative_ratio, "a number >= 0 or null")
+    stats = _new_stats()
+    instances = [
+        inst for doc in docs for inst in _doc_instances(doc, context, type_pairs, stats)
+    ]
+    if negative_ratio is not None:
+        before = len(instances)
+        instances = downsample_negatives(instances, negative_ratio, seed)
+        stats["not_dropped_by_sampling"] = before - len(instances)
+    for inst in instances:
+        stats["count"][inst.type] += 1
+    stats["total"] = len(instances)
+    stats["positives"] = stats["total"] - stats["count"][NOT]
+    if stats["positives"]:
+        stats["cross_sentence_share"] = stats["cross_sentence"] / stats["positives"]
+    return instances, stats
+
+
+def type_pairs_of(items: Iterable[Instance | Document]) -> set[frozenset[str]]:
+    """Unordered entity-type sets of the related (gold, non-NOT) pairs of instances or docs."""
+    pairs: set[frozenset[str]] = set()
+    for item in items:
+        if isinstance(item, Document):
+            mentioned = set(item.entity_ids())
+            pairs.update(
+                _type_set(item, r.id1, r.id2)
+                for r in item.relations
+                if r.id1 in mentioned and r.id2 in mentioned
+            )
+        elif item.type != NOT and item.entity_a and item.entity_b:
+            pairs.add(frozenset((item.entity_a[0][2], item.entity_b[0][2])))
+    return pairs
+
+
+# --------------------------------------------------------------------------- split files
+
+
+def _to_record(inst: Instance) -> dict:
+    return {
+        "abstract_id": inst.abstract_id,
+        "relation_id": inst.relation_id,
+        "entity_a_id": inst.entity_a_id,
+        "entity_b_id": inst.entity_b_id,
+        "type": inst.type,
+        "novel": _NOVEL_TO_JSON[inst.novel],
+        "text": inst.text,
+        "entity_a": [list(s) for s in inst.entity_a],
+        "entity_b": [list(s) for s in inst.entity_b],
+    }
+
+
+def write_split_file(instances: Iterable[Instance], path: str | Path) -> Path:
+    """Write instances as the reference pipeline's JSON list of records."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = [_to_record(inst) for inst in instances]
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def _id(value: object, field: str, nullable: bool = False) -> str | None:
+    # The reference files may hold numeric ids (LitCoin abstract ids are integers).
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{field} must be a string, got {value!r}")
+    return str(value)
+
+
+def _span_list(value: object, field: str, text: str) -> list[Span]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{field} must be a non-empty list of [start, end, Type]")
+    spans = []
+    for span in value:
+        ok = isinstance(span, list) and len(span) == 3
+        ok = ok and all(isinstance(x, int) and not isinstance(x, bool) for x in span[:2])
+        if not ok or not isinstance(span[2], str):
+            raise ValueError(f"{field} holds {span!r}, expected [start, end, Type]")
+        if not 0 <= span[0] < span[1] <= len(text):
+            raise ValueError(f"{field} span {span!r} is outside text (length {len(text)})")
+        spans.append((span[0], span[1], span[2]))
+    return spans
+
+
+def _from_record(rec: object) -> Instance:
+    if not isinstance(rec, dict):
+        raise ValueError(f"expected an object, got {type(rec).__name__}")
+    missing = [f for f in FIELDS if f not in rec]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    if rec["type"] not in LABELS:
+        raise ValueError(f"type {rec['type']!r} is not one of {LABELS}")
+    if rec["novel"] not in _NOVEL_FROM_JSON:
+        raise ValueError(f"novel {rec['novel']!r} is not 'Novel', 'No' or null")
+    if not isinstance(rec["text"], str):
+        raise ValueError("text must be a string")
+    text = rec["text"]
+    return Instance(
+        abstract_id=_id(rec["abstract_id"], "abstract_id"),
+        relation_id=_id(rec["relation_id"], "relation_id", nullable=True),
+        entity_a_id=_id(rec["entity_a_id"], "entity_a_id"),
+        entity_b_id=_id(rec["entity_b_id"], "entity_b_id"),
+        type=rec["type"],
+        novel=_NOVEL_FROM_JSON[rec["novel"]],
+        text=text,
+        entity_a=_span_list(rec["entity_a"], "entity_a", text),
+        entity_b=_span_list(rec["entity_b"], "entity_b", text),
+    )
+
+
+def read_split_file(path: str | Path) -> list[Instance]:
+    """Read and validate one split file; any problem is a DataError naming file and record."""
+    path = Path(path)
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"split file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"split file {path} is not readable JSON: {err}") from None
+    if not isinstance(records, list):
+        raise DataError(f"split file {path} must hold a JSON list of records")
+    out = []
+    for index, rec in enumerate(records):
+        try:
+            out.append(_from_record(rec))
+        except ValueError as err:
+            raise DataError(f"split file {path}, record {index}: {err}") from None
+    return out

@@ -1,0 +1,1 @@
+"""relext: classify every entity pair of a biomedical abstract into a relation type or NOT."""

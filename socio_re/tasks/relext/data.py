@@ -1,0 +1,122 @@
+"""Prepare relext data for a run: read the corpus → build pair instances → assign folds, cached.
+
+The cache entry is written in the reference pipeline's own format (``split_0.json`` …
+``split_{k-1}.json`` + ``test.json``), so the persisted folds can be handed to that pipeline and
+``data.format=split_files`` reads such a directory back unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from socio_re.data.cache import build_once, fingerprint
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class PreparedRelext:
+    instances: list          # every training-corpus instance, with its fold in fold_of
+    fold_of: dict[str, int]  # abstract_id -> fold
+    test: list               # test instances (may be empty)
+    stats: dict[str, Any]
+    directory: Path
+
+
+def _source_fingerprint(path: Path) -> list:
+    if path.is_file():
+        return [[path.name, path.stat().st_size, int(path.stat().st_mtime)]]
+    return sorted([str(p.relative_to(path)), p.stat().st_size, int(p.stat().st_mtime)]
+                  for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def ensure_source(data_cfg) -> Path:
+    path = Path(data_cfg.path).expanduser()
+    spec = data_cfg.generate_sample
+    if spec is not None:
+        from socio_re.data.relext.sample import generate_litcoin_sample
+
+        def write(tmp: Path) -> None:
+            log.info("generating the LitCoin-format sample into %s", path)
+            generate_litcoin_sample(tmp, num_train=spec.num_train, num_test=spec.num_test,
+                                    seed=spec.seed)
+
+        build_once(path, write, meta=asdict(spec))
+    if not path.exists():
+        from socio_re.errors import DataError
+
+        raise DataError(f"data.path={str(path)!r} does not exist; point it at a directory of "
+                        "LitCoin, BioRED PubTator/BioC or split_k.json files")
+    return path
+
+
+def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
+    from socio_re.data.relext.folds import folds_from_split_files
+
+    path = ensure_source(data_cfg)
+    shaping = {"data": {k: v for k, v in asdict(data_cfg).items() if k != "name"},
+               "source": _source_fingerprint(path), "version": CACHE_VERSION}
+    key = fingerprint(shaping)
+    target = Path(cache_dir) / "prepared" / f"relext-{key}"
+    hit = (target / ".complete").exists()
+    build_once(target, lambda tmp: _build(data_cfg, path, tmp), meta=shaping)
+    fold_of, instances, test = folds_from_split_files(target)
+    stats = json.loads((target / "stats.json").read_text())
+    log.info("%s relext data: %d training instances in %d folds, %d test instances (%s)",
+             "cached" if hit else "built", len(instances), data_cfg.num_folds, len(test), target)
+    return PreparedRelext(instances, fold_of, test, stats, target)
+
+
+def _build(data_cfg, path: Path, out: Path) -> None:
+    from socio_re.data.relext.folds import assign_folds, folds_from_split_files, write_split_files
+    from socio_re.data.relext.instances import build_instances, type_pairs_of
+    from socio_re.errors import DataError
+
+    if data_cfg.format == "split_files":
+        # Pre-split instance files: the folds are the files; copy them as they are.
+        fold_of, instances, test = folds_from_split_files(path)
+        write_split_files(instances, fold_of, out, test_instances=test)
+        stats = {"source": "split_files", "train": _class_counts(instances),
+                 "test": _class_counts(test)}
+        (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+        return
+
+    from socio_re.data.relext.readers import read_corpus
+
+    corpus = read_corpus(path, data_cfg.format)
+    missing = [s for s in data_cfg.train_splits if s not in corpus]
+    if missing:
+        raise DataError(f"data.train_splits={data_cfg.train_splits} but {path} has only the "
+                        f"splits {sorted(corpus)}; set data.train_splits accordingly")
+    train_docs = [d for s in data_cfg.train_splits for d in corpus[s]]
+    if data_cfg.subset < 1:
+        keep = max(2, round(len(train_docs) * data_cfg.subset))
+        chosen = set(random.Random(data_cfg.fold_seed).sample(sorted(d.id for d in train_docs),
+                                                               keep))
+        train_docs = [d for d in train_docs if d.id in chosen]
+    test_docs = corpus.get(data_cfg.test_split, []) if data_cfg.test_split else []
+    pairs = type_pairs_of(train_docs) if data_cfg.filter_type_pairs else None
+    instances, train_stats = build_instances(train_docs, context=data_cfg.context,
+                                             type_pairs=pairs)
+    test, test_stats = build_instances(test_docs, context=data_cfg.context, type_pairs=pairs)
+    fold_of = assign_folds(sorted({d.id for d in train_docs}), k=data_cfg.num_folds,
+                           seed=data_cfg.fold_seed)
+    write_split_files(instances, fold_of, out, test_instances=test)
+    stats = {"train": train_stats, "test": test_stats,
+             "type_pairs": sorted("|".join(sorted(p)) for p in pairs) if pairs else None,
+             "documents": {"train": len(train_docs), "test": len(test_docs)}}
+    (out / "stats.json").write_text(json.dumps(stats, indent=1, default=str) + "\n")
+
+
+def _class_counts(instances) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for inst in instances:
+        counts[inst.type] = counts.get(inst.type, 0) + 1
+    return counts

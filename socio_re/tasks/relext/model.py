@@ -1,0 +1,77 @@
+"""Build the relext pair classifier: backbone + markers + pooling + (optionally) LoRA."""
+
+from __future__ import annotations
+
+import logging
+
+from socio_re.config.schema import RunConfig
+
+log = logging.getLogger(__name__)
+
+
+def input_embedding_name(model) -> str:
+    """Leaf name of the input embedding module (word_embeddings, embed_tokens, ...)."""
+    emb = model.get_input_embeddings()
+    for name, module in model.named_modules():
+        if module is emb:
+            return name.rsplit(".", 1)[-1]
+    raise ValueError("input embedding module not found")
+
+
+def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None):
+    from socio_re.data.relext.transforms import marker_tokens
+    from socio_re.models.classifier import PairClassifier, default_pooling
+    from socio_re.models.load import (
+        count_parameters,
+        load_backbone,
+        load_tokenizer,
+        resolve_model_path,
+    )
+    from socio_re.tasks.relext.encode import prepare_tokenizer
+
+    path = resolve_model_path(rc.model)
+    tokenizer = load_tokenizer(rc.model, path, require_chat_template=False)
+    tokenizer.padding_side = "right"  # last-token pooling reads attention_mask.sum() - 1
+    backbone = load_backbone(rc.model, tokenizer, path)
+    has_markers = rc.task.transform != "entity_mask" or bool(marker_tokens(rc.task.transform))
+    pooling = rc.task.pooling if rc.task.pooling != "auto" else default_pooling(
+        rc.model.kind, has_markers)
+    model = PairClassifier(backbone, len(labels), pooling,
+                           label_smoothing=rc.task.label_smoothing, class_weights=class_weights)
+    new_ids = prepare_tokenizer(tokenizer, model, rc.task.transform)
+    if rc.finetune.method == "lora":
+        model = wrap_lora(model, rc, new_ids)
+    trainable, total = count_parameters(model)
+    log.info("pair classifier on %s (%s, pooling=%s): %.2fM parameters, %.2fM trainable (%s), "
+             "%d new marker tokens", rc.model.name, path, pooling, total / 1e6, trainable / 1e6,
+             rc.finetune.method, len(new_ids))
+    return model, tokenizer, pooling
+
+
+def wrap_lora(model, rc: RunConfig, new_token_ids: list[int]):
+    """LoRA on the backbone; the head trains fully and is saved; new marker rows train too."""
+    from peft import LoraConfig, get_peft_model
+
+    ft = rc.finetune
+    targets = ft.target_modules if ft.target_modules is not None else rc.model.lora_target_modules
+    kwargs = {}
+    if new_token_ids:
+        kwargs["trainable_token_indices"] = {input_embedding_name(model): list(new_token_ids)}
+    cfg = LoraConfig(r=ft.lora_r, lora_alpha=ft.lora_alpha, lora_dropout=ft.lora_dropout,
+                     target_modules=targets if isinstance(targets, str) else list(targets),
+                     modules_to_save=["head"], **kwargs)
+    try:
+        return get_peft_model(model, cfg)
+    except ValueError as exc:
+        from socio_re.errors import ConfigError
+
+        raise ConfigError("finetune.target_modules", targets,
+                          "module names present in the model, or all-linear",
+                          str(exc).splitlines()[0][:200]) from exc
+
+
+def unwrap_for_saving(model):
+    """A plain PairClassifier: LoRA merged into the weights, the trained head in place."""
+    if hasattr(model, "merge_and_unload"):
+        return model.merge_and_unload()
+    return model

@@ -1,0 +1,160 @@
+"""relext for one fold: data → folds → markers → pair classifier → train → score → outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from socio_re.config.schema import RunConfig
+from socio_re.tasks.result import TaskResult
+
+log = logging.getLogger(__name__)
+
+
+def class_weights_of(label_ids: list[int], num_labels: int) -> list[float]:
+    """Inverse frequency, normalised to mean 1 over the classes present."""
+    counts = np.bincount(np.asarray(label_ids), minlength=num_labels).astype(float)
+    weights = np.where(counts > 0, counts.sum() / (num_labels * np.maximum(counts, 1)), 0.0)
+    present = weights > 0
+    weights[present] /= weights[present].mean()
+    return weights.tolist()
+
+
+def cap_rows(instances: list, max_rows: int | None, seed: int) -> list:
+    """All instances, or a deterministic sample of ``max_rows`` in the original order."""
+    if max_rows is None or len(instances) <= max_rows:
+        return instances
+    import random
+
+    keep = sorted(random.Random(seed).sample(range(len(instances)), max_rows))
+    return [instances[i] for i in keep]
+
+
+def compute_metrics_fn(labels: tuple[str, ...]):
+    from socio_re.metrics.relext import relext_metrics
+
+    def compute(eval_pred):
+        logits, gold = eval_pred.predictions, eval_pred.label_ids
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        m = relext_metrics(list(gold), list(np.argmax(logits, axis=-1)), labels)
+        return {k: m[k] for k in ("micro_f1", "micro_precision", "micro_recall", "macro_f1")}
+
+    return compute
+
+
+def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
+    from datasets import Dataset
+    from transformers import Trainer
+
+    from socio_re.data.relext.documents import LABELS
+    from socio_re.data.relext.folds import fold_split
+    from socio_re.data.relext.instances import downsample_negatives
+    from socio_re.tasks.relext.data import prepare
+    from socio_re.tasks.relext.encode import PairCollator, encode
+    from socio_re.tasks.relext.model import build_classifier, unwrap_for_saving
+    from socio_re.tasks.relext.scoring import score_and_write
+    from socio_re.training.arguments import training_arguments
+    from socio_re.training.callbacks import (
+        StopAtStepCallback,
+        TrackerCallback,
+        use_compact_progress,
+    )
+    from socio_re.training.checkpoints import resolve_resume
+
+    result = TaskResult()
+    prepared = prepare(rc.data, rc.paths.cache_dir)
+    train_inst, val_inst = fold_split(prepared.instances, prepared.fold_of, rc.fold,
+                                      k=rc.data.num_folds)
+    if rc.data.negative_ratio is not None:  # training folds only; val/test keep every pair
+        n_before = len(train_inst)
+        train_inst = downsample_negatives(train_inst, rc.data.negative_ratio, rc.seed)
+        log.info("negative down-sampling kept %d of %d training instances", len(train_inst),
+                 n_before)
+    labels = LABELS
+    weights = None
+    if rc.task.class_weights:
+        weights = class_weights_of([labels.index(i.type) for i in train_inst], len(labels))
+    model, tokenizer, _ = build_classifier(rc, labels, class_weights=weights)
+
+    def dataset(instances, name):
+        cols, s = encode(instances, tokenizer, transform=rc.task.transform,
+                         max_length=rc.task.max_length, labels=labels)
+        token_stats[name] = s
+        if s["marker_cut"]:
+            log.warning("%s: %d of %d instances lost an entity marker to truncation at "
+                        "task.max_length=%d", name, s["marker_cut"], s["instances"],
+                        rc.task.max_length)
+        return Dataset.from_dict(cols)
+
+    token_stats: dict = {}
+    train_ds = dataset(train_inst, "train")
+    val_ds = dataset(val_inst, "val") if val_inst else None
+    stats_path = run_dir / "data_stats.json"
+    stats_path.write_text(json.dumps({
+        "fold": rc.fold, "train_instances": len(train_inst), "val_instances": len(val_inst),
+        "test_instances": len(prepared.test), "tokens": token_stats, "build": prepared.stats,
+        "prepared_dir": str(prepared.directory)}, indent=1, default=str) + "\n")
+    result.artifacts["data_stats"] = stats_path
+
+    metrics: dict = {}
+    if rc.train:
+        best = {}
+        if val_ds is not None and rc.task.load_best:
+            best = {"load_best_model_at_end": True, "metric_for_best_model": "micro_f1",
+                    "greater_is_better": True}
+        # The model computes a per-example loss (label smoothing, class weights); averaging
+        # tokens across devices would scale it by the world size under DDP.
+        args = training_arguments(rc, run_dir, world_size=rc.strategy.num_processes,
+                                  has_eval=val_ds is not None,
+                                  average_tokens_across_devices=False,
+                                  include_num_input_tokens_seen="no", **best)
+        callbacks = [TrackerCallback(tracker)]
+        stopper = StopAtStepCallback(rc.trainer.stop_at_step) if rc.trainer.stop_at_step \
+            else None
+        if stopper:
+            callbacks.append(stopper)
+        trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+                          data_collator=PairCollator(tokenizer.pad_token_id),
+                          compute_metrics=compute_metrics_fn(labels) if val_ds else None,
+                          callbacks=callbacks)
+        use_compact_progress(trainer)
+        resume_from = resolve_resume(rc.resume, Path(args.output_dir))
+        if resume_from:
+            log.info("resuming from %s", resume_from)
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if stopper and stopper.stopped:
+            result.interrupted = True
+            return result
+        history = trainer.state.log_history
+        losses = [h["loss"] for h in history if "loss" in h]
+        metrics["train/global_step"] = trainer.state.global_step
+        if losses:
+            metrics["train/first_loss"], metrics["train/last_loss"] = losses[0], losses[-1]
+        if trainer.state.best_model_checkpoint:
+            metrics["train/best_step"] = int(trainer.state.best_model_checkpoint
+                                             .rsplit("-", 1)[-1])
+        model = trainer.model
+    plain = unwrap_for_saving(model)
+    final = run_dir / "model"
+    if final.exists():
+        shutil.rmtree(final)
+    plain.save(final, tokenizer, labels=list(labels))
+    result.paths["model"] = final
+
+    if rc.evaluate:
+        for split, instances in (("val", val_inst), ("test", prepared.test)):
+            if not instances or (split == "test" and not rc.task.eval.test):
+                continue
+            instances = cap_rows(instances, rc.task.eval.max_rows, rc.seed)
+            split_metrics, files = score_and_write(
+                plain, tokenizer, instances, rc.task, labels, run_dir, prefix=split)
+            metrics.update(split_metrics)
+            result.artifacts.update(files)
+        metrics["objective"] = metrics.get("val/micro_f1", metrics.get("test/micro_f1"))
+    result.metrics = metrics
+    return result
