@@ -74,7 +74,8 @@ class PairClassifier(nn.Module):
         out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
         hidden = out.last_hidden_state
         pooled = self.pool(hidden, attention_mask, a_pos, b_pos)
-        logits = self.head(self.dropout(pooled.to(self.head[0].weight.dtype)))
+        head_dtype = next(self.head.parameters()).dtype
+        logits = self.head(self.dropout(pooled.to(head_dtype)))
         loss = None
         if labels is not None:
             weight = self.class_weights.to(logits.dtype) if self.class_weights is not None \

@@ -45,6 +45,14 @@ class Tracker:
 NullTracker = Tracker
 
 
+def artifact_location_for(uri: str, experiment: str) -> str | None:
+    """Beside a local sqlite store (not wherever the process runs); the server's choice else."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        return (db.parent / "mlartifacts" / experiment).as_uri()
+    return None
+
+
 def default_tracking_uri() -> str:
     """$MLFLOW_TRACKING_URI, else a sqlite store in the working directory (what `mlflow ui`
     opens by default when started there)."""
@@ -77,13 +85,9 @@ class MlflowTracker(Tracker):
         )
 
     def _create_experiment(self, name: str) -> str:
-        artifact_location = None
-        if self.uri.startswith("sqlite:///"):
-            # Keep artifacts beside the local store, not wherever the process happens to run.
-            db = Path(self.uri.removeprefix("sqlite:///"))
-            artifact_location = (db.parent / "mlartifacts" / name).as_uri()
         try:
-            return self._client.create_experiment(name, artifact_location=artifact_location)
+            return self._client.create_experiment(
+                name, artifact_location=artifact_location_for(self.uri, name))
         except Exception:
             exp = self._client.get_experiment_by_name(name)
             if exp is None:
@@ -172,6 +176,8 @@ def tracker_tags(rc: Any, run_dir: Path) -> dict[str, Any]:
         "git_commit": git_commit(Path(__file__).parent),
         "run_dir": str(run_dir),
     }
+    if rc.fold is not None:
+        tags["fold"] = str(rc.fold)
     split = getattr(getattr(rc.data, "split", None), "kind", None)
     if split:
         tags["data.split"] = split

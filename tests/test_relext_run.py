@@ -1,0 +1,166 @@
+"""relext through the real commands: a fold run, LoRA on a decoder with new marker rows, the
+five-fold sweep machinery (two folds) through submitit, the ensemble, and real-format inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import compose, run_module, run_train
+
+from socio_re.config.validate import validate_config
+
+pytestmark = pytest.mark.slow
+
+SHORT = ["trainer.max_steps=30", "trainer.logging_steps=5", "trainer.eval_steps=15",
+         "trainer.save_steps=15", "trainer.learning_rate=1e-3", "task.eval.max_rows=80"]
+
+
+@pytest.fixture(scope="module")
+def fold_sweep(tmp_path_factory):
+    """python train.py -m task=relext fold=0,1 (tiny encoder), then the ensemble command."""
+    import os
+
+    work = tmp_path_factory.mktemp("sweep")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    out = run_train(["-m", "task=relext", "model=tiny-encoder", "fold=0,1", *SHORT,
+                     f"hydra.sweep.dir={work / 'multirun'}"], work)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    runs = [work / "multirun" / "0", work / "multirun" / "1"]
+    ens = run_module("socio_re.cli.ensemble", [*map(str, runs), "--out", str(work / "ens")],
+                     work)
+    assert ens.returncode == 0, ens.stderr[-3000:]
+    return {"work": work, "runs": runs, "uri": os.environ["MLFLOW_TRACKING_URI"]}
+
+
+def test_fold_runs_write_metrics_and_outputs(fold_sweep):
+    for run in fold_sweep["runs"]:
+        metrics = json.loads((run / "metrics.json").read_text())
+        for name in ("val/micro_f1", "val/macro_f1", "test/micro_f1", "test/macro_f1"):
+            assert 0.0 <= metrics[name] <= 1.0
+        assert metrics["train/last_loss"] < metrics["train/first_loss"]
+        preds = pd.read_csv(run / "test_predictions.csv")
+        assert {"abstract_id", "entity_a_id", "entity_b_id", "pred_label", "gold_label",
+                "p_NOT", "p_Bind"} <= set(preds.columns)
+        assert preds.filter(like="p_").sum(axis=1).round(4).eq(1).all()
+        sub = pd.read_csv(run / "test_litcoin_submission.tsv", sep="\t")
+        assert list(sub.columns) == ["id", "abstract_id", "type", "entity_1_id", "entity_2_id",
+                                     "novel"]
+        assert "NOT" not in set(sub["type"])
+        assert len(sub) == (preds["pred_label"] != "NOT").sum()
+        for line in (run / "test_relations.pubtator").read_text().splitlines():
+            assert len(line.split("\t")) == 5
+        assert (run / "test_confusion.png").read_bytes()[:4] == b"\x89PNG"
+        per_class = pd.read_csv(run / "test_per_class.csv")
+        assert "support" in per_class.columns
+        stats = json.loads((run / "data_stats.json").read_text())
+        assert stats["build"]["train"]["cross_sentence_share"] > 0
+
+
+def test_folds_are_disjoint_in_the_runs(fold_sweep):
+    val = [set(pd.read_csv(r / "val_predictions.csv")["abstract_id"]) for r in fold_sweep["runs"]]
+    assert val[0] and val[1] and not (val[0] & val[1])
+
+
+def test_each_fold_lands_in_mlflow_with_its_fold_tag(fold_sweep):
+    import mlflow
+
+    client = mlflow.MlflowClient(fold_sweep["uri"])
+    exp = client.get_experiment_by_name("relext")
+    runs = client.search_runs([exp.experiment_id])
+    assert sorted(r.data.tags["fold"] for r in runs) == ["0", "1"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert all("val/micro_f1" in r.data.metrics for r in runs)
+
+
+def test_ensemble_scores_the_mean_of_two_folds_and_pools_out_of_fold(fold_sweep):
+    ens = fold_sweep["work"] / "ens"
+    metrics = json.loads((ens / "metrics.json").read_text())
+    assert metrics["ensemble/models"] == 2 and metrics["oof/folds"] == 2
+    for key in ("test/micro_f1", "oof/micro_f1", "fold0/test/micro_f1", "fold1/test/micro_f1"):
+        assert 0.0 <= metrics[key] <= 1.0
+    import numpy as np
+
+    probs = np.load(ens / "test_probabilities.npy")
+    fold0 = pd.read_csv(ens / "fold_0" / "test_predictions.csv").filter(like="p_").to_numpy()
+    fold1 = pd.read_csv(ens / "fold_1" / "test_predictions.csv").filter(like="p_").to_numpy()
+    assert np.allclose(probs, (fold0 + fold1) / 2, atol=1e-5)
+    oof = pd.read_csv(ens / "oof_predictions.csv")
+    assert len(oof) == sum(len(pd.read_csv(r / "val_predictions.csv"))
+                           for r in fold_sweep["runs"])
+
+
+def test_pubtator_directory_and_split_files_need_no_code_change(tmp_path, fold_sweep):
+    from socio_re.data.relext.readers import write_pubtator
+    from socio_re.data.relext.sample import generate_litcoin_documents
+
+    docs = generate_litcoin_documents(num_train=40, num_test=10, seed=5)
+    biored = tmp_path / "BioRED"
+    biored.mkdir()
+    write_pubtator(docs["train"][:30], biored / "Train.PubTator")
+    write_pubtator(docs["train"][30:], biored / "Dev.PubTator")
+    write_pubtator(docs["test"], biored / "Test.PubTator")
+    out = run_train(["task=relext", "data=biored", f"data.path={biored}", "model=tiny-encoder",
+                     "debug=smoke", "tracking=none", f"hydra.run.dir={tmp_path / 'b'}"],
+                    tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "test/micro_f1" in json.loads((tmp_path / "b" / "metrics.json").read_text())
+
+    # The prepared data of a run is the reference pipeline's split_k.json layout: read it back.
+    prepared = json.loads((fold_sweep["runs"][0] / "data_stats.json").read_text())
+    out = run_train(["task=relext", "data=relext-splits", f"data.path={prepared['prepared_dir']}",
+                     "model=tiny-encoder", "debug=smoke", "fold=2", "tracking=none",
+                     f"hydra.run.dir={tmp_path / 's'}"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_decoder_lora_run_trains_head_and_marker_rows(tmp_path):
+    out = run_train(["experiment=relext_lora", "model=tiny-decoder",
+                     "task.transform=typed_entity_marker", "trainer.gradient_checkpointing=false",
+                     *SHORT, "tracking=none", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["train/last_loss"] < metrics["train/first_loss"]
+    meta = json.loads((tmp_path / "run" / "model" / "pair_classifier.json").read_text())
+    assert meta["pooling"] == "entity_start"
+
+
+def test_marker_rows_and_head_train_under_lora(cache_dir):
+    """One optimizer step: new marker embedding rows and the head change, old rows do not."""
+    import torch
+
+    from socio_re.data.relext.documents import LABELS
+    from socio_re.tasks.relext.model import build_classifier, unwrap_for_saving
+
+    rc = validate_config(compose(["experiment=relext_lora", "model=tiny-decoder",
+                                  "task.transform=typed_entity_marker",
+                                  f"paths.cache_dir={cache_dir}"]))
+    model, tok, pooling = build_classifier(rc, LABELS)
+    new_ids = tok.convert_tokens_to_ids(["[SUBJ-ChemicalEntity]", "[OBJ-CellLine]"])
+    old_id = tok.convert_tokens_to_ids("the") if "the" in tok.get_vocab() else 5
+    before = unwrap_for_saving_copy(model)
+    ids = torch.tensor([[new_ids[0], 7, 8, new_ids[1], 9, 10]])
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+             "labels": torch.tensor([3]), "a_pos": torch.tensor([0]), "b_pos": torch.tensor([3])}
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    model(**batch).loss.backward()
+    opt.step()
+    after = unwrap_for_saving(model)
+    emb_after = after.get_input_embeddings().weight.detach()
+    assert not torch.allclose(emb_after[new_ids], before["emb"][new_ids])
+    assert torch.allclose(emb_after[old_id], before["emb"][old_id])
+    assert not torch.allclose(after.head[0].weight, before["head"])
+    assert pooling == "entity_start"
+
+
+def unwrap_for_saving_copy(peft_model):
+    """Embedding and head weights as they are now, without merging the live model."""
+    import copy
+
+    from socio_re.tasks.relext.model import unwrap_for_saving
+
+    plain = unwrap_for_saving(copy.deepcopy(peft_model))
+    return {"emb": plain.get_input_embeddings().weight.detach().clone(),
+            "head": plain.head[0].weight.detach().clone()}
