@@ -71,6 +71,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     print_config_tree(resolved)
 
     task = get_task(rc.task.name).run_module()
+    # Seed before any model is built: new heads and resized embedding rows start the same
+    # in every run with the same seed (the Trainer only seeds at its own construction).
+    from transformers import set_seed
+
+    set_seed(rc.seed)
     tracker = make_tracker(
         rc.tracking,
         experiment=rc.tracking.experiment_name or rc.task.name,

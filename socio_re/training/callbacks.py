@@ -49,6 +49,12 @@ def _fmt(key: str, value: float) -> str:
 _SHOWN = ("loss", "eval_loss", "grad_norm", "learning_rate", "epoch", "train_tokens_per_second")
 
 
+def _shown(key: str) -> bool:
+    if key.startswith("eval_"):  # eval loss and task metrics, not eval timings
+        return not key.endswith(("runtime", "per_second"))
+    return key in _SHOWN
+
+
 class CompactProgressCallback(ProgressCallback):
     """Trainer's progress bars, with one readable line per log instead of a printed dict."""
 
@@ -57,7 +63,7 @@ class CompactProgressCallback(ProgressCallback):
             return
         parts = [f"step {state.global_step}/{state.max_steps}"]
         parts += [f"{k.replace('train_tokens_per_second', 'tok/s')} {_fmt(k, v)}"
-                  for k, v in logs.items() if k in _SHOWN and isinstance(v, (int, float))]
+                  for k, v in logs.items() if _shown(k) and isinstance(v, (int, float))]
         self.training_bar.write(" | ".join(parts))
 
 

@@ -1,8 +1,24 @@
-"""Dynamic padding for causal-LM SFT: pad to the longest row of the batch, not to max_length."""
+"""Dynamic padding: pad each batch to its longest row, not to max_length."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+
+def pad_right(rows: Sequence[Sequence[int]], value: int, multiple_of: int | None = None):
+    """(tensor n × width right-padded with ``value``, attention mask of the real positions)."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    if multiple_of:
+        width = -(-width // multiple_of) * multiple_of
+    out = torch.full((len(rows), width), value, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return out, mask
 
 
 class CausalLMCollator:
@@ -13,19 +29,8 @@ class CausalLMCollator:
         self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        longest = max(len(f["input_ids"]) for f in features)
         m = self.pad_to_multiple_of
-        if m:
-            longest = -(-longest // m) * m
-        n = len(features)
-        input_ids = torch.full((n, longest), self.pad_token_id, dtype=torch.long)
-        labels = torch.full((n, longest), -100, dtype=torch.long)
-        attention_mask = torch.zeros((n, longest), dtype=torch.long)
-        for i, f in enumerate(features):
-            k = len(f["input_ids"])
-            input_ids[i, :k] = torch.as_tensor(f["input_ids"])
-            labels[i, :k] = torch.as_tensor(f["labels"])
-            attention_mask[i, :k] = 1
+        input_ids, attention_mask = pad_right([f["input_ids"] for f in features],
+                                              self.pad_token_id, m)
+        labels, _ = pad_right([f["labels"] for f in features], -100, m)
         return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}

@@ -64,7 +64,8 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
 
 
 class PairCollator:
-    """Right-pads a batch; carries labels and the entity start positions."""
+    """Right-pads a batch (last-token pooling relies on it); carries labels and the entity start
+    positions."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -72,13 +73,9 @@ class PairCollator:
     def __call__(self, features: list[dict]) -> dict:
         import torch
 
-        n, width = len(features), max(len(f["input_ids"]) for f in features)
-        ids = torch.full((n, width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for i, f in enumerate(features):
-            k = len(f["input_ids"])
-            ids[i, :k] = torch.as_tensor(f["input_ids"])
-            mask[i, :k] = 1
+        from socio_re.training.collate import pad_right
+
+        ids, mask = pad_right([f["input_ids"] for f in features], self.pad_token_id)
         batch = {"input_ids": ids, "attention_mask": mask}
         for key in ("labels", "a_pos", "b_pos"):
             if key in features[0]:
