@@ -53,10 +53,7 @@ def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    from socio_re.tasks import get_task
-    from socio_re.tracking import make_tracker
-    from socio_re.tracking.params import config_params
-    from socio_re.tracking.tracker import tracker_tags
+    """Validate, freeze, then run in place (one process) or spawn the strategy's ranks."""
     from socio_re.utils.console import print_config_tree, print_summary, setup_logging
 
     run_dir = Path(run_dir).resolve()
@@ -66,15 +63,43 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     except Exception:
         _remove_if_fresh(run_dir)  # a bad config leaves no half-made run directory behind
         raise
+    # Record what "null = all visible GPUs" meant on this machine.
+    cfg.strategy.num_processes = rc.strategy.num_processes
     resolved = freeze_config(cfg, run_dir)
     setup_logging(run_dir)
     print_config_tree(resolved)
 
+    if rc.strategy.num_processes > 1:
+        from socio_re.launch.spawn import launch
+
+        log.info("starting %d processes (strategy=%s)", rc.strategy.num_processes,
+                 rc.strategy.name)
+        launch(run_dir, rc.strategy.num_processes, rc.strategy.devices)
+        summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    else:
+        summary = execute(rc, resolved, run_dir)
+    outputs = {k: Path(v) for k, v in summary["outputs"].items()}
+    print_summary(summary["metrics"], run_dir, outputs, summary["tracking"])
+    return summary["metrics"]
+
+
+SUMMARY_FILE = "summary.json"
+
+
+def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """The task on this process (the only one, or one rank of several). Rank 0 tracks and writes
+    metrics.json and summary.json; the other ranks only compute."""
+    from transformers import set_seed
+
+    from socio_re.launch.distributed import rank
+    from socio_re.tasks import get_task
+    from socio_re.tracking import make_tracker
+    from socio_re.tracking.params import config_params
+    from socio_re.tracking.tracker import tracker_tags
+
     task = get_task(rc.task.name).run_module()
     # Seed before any model is built: new heads and resized embedding rows start the same
     # in every run with the same seed (the Trainer only seeds at its own construction).
-    from transformers import set_seed
-
     set_seed(rc.seed)
     tracker = make_tracker(
         rc.tracking,
@@ -95,16 +120,19 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 "(trainer.stop_at_step); run the same command with the same hydra.run.dir "
                 "to resume"
             )
-        metrics = result.metrics
-        (run_dir / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=1) + "\n")
-        tracker.log_metrics(metrics)
-        for path in result.artifacts.values():
-            tracker.log_artifact(path)
-        tracker.log_artifact(run_dir / "metrics.json")
+        metrics = _json_safe(result.metrics)
+        outputs = {"config": run_dir / "config.yaml", "metrics": run_dir / "metrics.json",
+                   **result.artifacts, **result.paths}
+        summary = {"metrics": metrics, "outputs": {k: str(v) for k, v in outputs.items()},
+                   "tracking": tracker.describe()}
+        if rank() == 0:
+            (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+            (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+            tracker.log_metrics(result.metrics)
+            for path in result.artifacts.values():
+                tracker.log_artifact(path)
+            tracker.log_artifact(run_dir / "metrics.json")
         status = "FINISHED"
     finally:
         tracker.finish(status)
-    outputs = {"config": run_dir / "config.yaml", "metrics": run_dir / "metrics.json",
-               **result.artifacts, **result.paths}
-    print_summary(metrics, run_dir, outputs, tracker.describe())
-    return metrics
+    return summary

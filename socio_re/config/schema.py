@@ -57,12 +57,15 @@ class FinetuneConfig:
 
 @dataclass
 class StrategyConfig:
-    # single now; ddp, fsdp, zero2, zero3, qlora slot in with the same fields.
+    # single, ddp, fsdp, fsdp_offload, zero2, zero3, zero3_offload, qlora
     name: str = "single"
-    # Processes (ranks) to start inside the job; 1 runs in place.
-    num_processes: int = 1
+    # Processes (ranks) to start inside the job; 1 runs in place. null = one per visible GPU
+    # (or per entry of ``devices``); 2 on a machine without GPUs.
+    num_processes: int | None = 1
     # GPU indices to use instead of juggling CUDA_VISIBLE_DEVICES; null = all visible.
     devices: list[int] | None = None
+    # auto = nccl on GPUs, gloo on CPU
+    backend: str = "auto"
     # DeepSpeed config as a YAML mapping with "auto" fields; null = no DeepSpeed.
     deepspeed: Any = None
     # FSDP options (version 2); null = no FSDP.

@@ -24,6 +24,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "finetune.method": ("full", "lora"),
     "trainer.precision": ("auto", "fp32", "bf16", "fp16"),
     "tracking.backend": ("mlflow", "none"),
+    "strategy.backend": ("auto", "nccl", "gloo"),
 }
 
 
@@ -114,6 +115,8 @@ def _check_common(rc: RunConfig) -> None:
     for key in ("eval_steps", "save_steps", "stop_at_step"):
         v = getattr(t, key)
         _check(v is None or v >= 1, f"trainer.{key}", v, "an integer >= 1 or null")
+    n = rc.strategy.num_processes
+    _check(n >= 1, "strategy.num_processes", n, "an integer >= 1 or null")
     if t.global_batch_size is not None:
         _check(t.global_batch_size >= 1, "trainer.global_batch_size", t.global_batch_size,
                "an integer >= 1 or null")
@@ -129,11 +132,6 @@ def _check_common(rc: RunConfig) -> None:
         _check(f.lora_alpha >= 1, "finetune.lora_alpha", f.lora_alpha, "an integer >= 1")
         _check(0 <= f.lora_dropout < 1, "finetune.lora_dropout", f.lora_dropout,
                "a number in [0, 1)")
-    _check(rc.strategy.num_processes >= 1, "strategy.num_processes", rc.strategy.num_processes,
-           "an integer >= 1")
-    _check(rc.strategy.num_processes == 1, "strategy.num_processes",
-           rc.strategy.num_processes, "1 with strategy=single",
-           "multi-process strategies (ddp, fsdp, zero2, zero3) arrive with the strategies issue")
     _check(bool(rc.model.name_or_path), "model.name_or_path", rc.model.name_or_path,
            "a hub id or a local directory")
     r = rc.resume
@@ -160,6 +158,10 @@ def validate_config(cfg: DictConfig) -> RunConfig:
         full_key = getattr(exc, "full_key", None)
         value = OmegaConf.select(cfg, full_key, default=None) if full_key else None
         raise translate_omegaconf_error(exc, schemas, value) from None
+    from socio_re.launch.distributed import check_strategy, resolve_num_processes
+
+    check_strategy(rc)
+    rc.strategy.num_processes = resolve_num_processes(rc.strategy)
     _check_common(rc)
     cfg_mod.validate(rc)
     return rc

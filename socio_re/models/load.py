@@ -119,7 +119,7 @@ def torch_dtype(name: str):
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
-def _from_pretrained_kwargs(model_cfg: ModelConfig) -> dict[str, Any]:
+def _from_pretrained_kwargs(model_cfg: ModelConfig, strategy=None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "revision": model_cfg.revision,
         "trust_remote_code": model_cfg.trust_remote_code,
@@ -133,28 +133,57 @@ def _from_pretrained_kwargs(model_cfg: ModelConfig) -> dict[str, Any]:
         from transformers import Mxfp4Config
 
         kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
+    if strategy is not None and strategy.quantization:
+        from socio_re.launch.distributed import quantization_config
+
+        kwargs["quantization_config"] = quantization_config(strategy)
+        import torch
+
+        zero3 = bool(strategy.deepspeed) and strategy.deepspeed.get(
+            "zero_optimization", {}).get("stage") == 3
+        if torch.cuda.is_available() and not zero3 and not strategy.fsdp:
+            # Each rank's 4-bit copy on its own GPU (ZeRO-3 and FSDP place weights themselves).
+            import os
+
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     return kwargs
 
 
-def load_backbone(model_cfg: ModelConfig, tokenizer, path: str | None = None):
+def prepare_quantized(model, strategy, gradient_checkpointing: bool):
+    """Cast norms/heads to fp32 and enable input grads so adapters train on a 4-bit base."""
+    if strategy is None or not strategy.quantization:
+        return model
+    from peft import prepare_model_for_kbit_training
+
+    for module in model.modules():
+        if type(module).__name__ == "Linear4bit":
+            # On AVX512-BF16 CPUs bitsandbytes repacks 4-bit weights for inference the first
+            # time a layer runs in eval mode; training forwards after that (periodic eval, then
+            # more steps) then fail on an in-place bias add. Keep the training layout throughout.
+            module.support_avx512bf16_for_cpu = False
+    return prepare_model_for_kbit_training(
+        model, use_gradient_checkpointing=gradient_checkpointing)
+
+
+def load_backbone(model_cfg: ModelConfig, tokenizer, path: str | None = None, strategy=None):
     """The bare transformer (no LM or classification head), for the relext pair classifier."""
     from transformers import AutoModel
 
     path = path or resolve_model_path(model_cfg)
     try:
-        model = AutoModel.from_pretrained(path, **_from_pretrained_kwargs(model_cfg))
+        model = AutoModel.from_pretrained(path, **_from_pretrained_kwargs(model_cfg, strategy))
     except Exception as exc:
         raise _explain_load_failure(path, exc) from exc
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
 
-def load_causal_lm(model_cfg: ModelConfig, tokenizer, path: str | None = None):
+def load_causal_lm(model_cfg: ModelConfig, tokenizer, path: str | None = None, strategy=None):
     """A causal LM from safetensors, its pad token id set to the tokenizer's."""
     from transformers import AutoModelForCausalLM
 
     path = path or resolve_model_path(model_cfg)
-    kwargs = _from_pretrained_kwargs(model_cfg)
+    kwargs = _from_pretrained_kwargs(model_cfg, strategy)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except Exception as exc:

@@ -24,12 +24,19 @@ def mixed_precision(precision: str) -> tuple[bool, bool]:
     return precision == "bf16", precision == "fp16"
 
 
-def training_arguments(rc: RunConfig, run_dir: Path, *, world_size: int = 1, has_eval: bool = True,
+def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, model=None,
                        **overrides):
-    """TrainingArguments of the run; ``overrides`` are task-specific extras (best model, ...)."""
+    """TrainingArguments of the run, with the strategy's engine settings (DeepSpeed config, FSDP
+    options, DDP backend); ``overrides`` are task-specific extras (best model, ...).
+
+    Under DeepSpeed build them *before* loading the model (ZeRO-3 partitions weights as they
+    load); under FSDP pass ``model`` so the layer class to wrap can be derived from it."""
     import torch
     from transformers import TrainingArguments
 
+    from socio_re.launch.distributed import trainer_kwargs
+
+    world_size = rc.strategy.num_processes
     t = rc.trainer
     bf16, fp16 = mixed_precision(t.precision)
     eval_strategy = ("steps" if t.eval_steps else "epoch") if has_eval else "no"
@@ -65,5 +72,6 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, world_size: int = 1, has
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
     )
+    kwargs.update(trainer_kwargs(rc, world_size, model))
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)

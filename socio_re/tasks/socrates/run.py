@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
 from socio_re.config.schema import RunConfig
@@ -18,12 +17,14 @@ def load_model_for_training(rc: RunConfig):
         count_parameters,
         load_causal_lm,
         load_tokenizer,
+        prepare_quantized,
         resolve_model_path,
     )
 
     path = resolve_model_path(rc.model)
     tokenizer = load_tokenizer(rc.model, path)
-    model = load_causal_lm(rc.model, tokenizer, path)
+    model = load_causal_lm(rc.model, tokenizer, path, strategy=rc.strategy)
+    model = prepare_quantized(model, rc.strategy, rc.trainer.gradient_checkpointing)
     model = apply_finetune_method(model, rc.model, rc.finetune)
     trainable, total = count_parameters(model)
     log.info("model %s (%s): %.2fM parameters, %.2fM trainable (%s)", rc.model.name, path,
@@ -31,10 +32,8 @@ def load_model_for_training(rc: RunConfig):
     return model, tokenizer
 
 
-def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker):
+def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker, args=None):
     """Fit with the HF Trainer; returns (trainer, interrupted)."""
-    from transformers import Trainer
-
     from socio_re.training.arguments import training_arguments
     from socio_re.training.callbacks import (
         StopAtStepCallback,
@@ -43,10 +42,10 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker):
     )
     from socio_re.training.checkpoints import resolve_resume
     from socio_re.training.collate import CausalLMCollator
+    from socio_re.training.trainer import EngineReportCallback, SocioTrainer
 
     has_eval = len(datasets["val"]) > 0
-    args = training_arguments(rc, run_dir, world_size=rc.strategy.num_processes,
-                              has_eval=has_eval)
+    args = args or training_arguments(rc, run_dir, has_eval=has_eval, model=model)
     callbacks = [TrackerCallback(tracker)]
     stopper = None
     if rc.trainer.stop_at_step:
@@ -54,7 +53,7 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker):
         callbacks.append(stopper)
     if rc.trainer.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # LoRA + checkpointing needs grads at the inputs
-    trainer = Trainer(
+    trainer = SocioTrainer(
         model=model,
         args=args,
         train_dataset=datasets["train"],
@@ -64,11 +63,23 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker):
         callbacks=callbacks,
     )
     use_compact_progress(trainer)
+    trainer.add_callback(EngineReportCallback(trainer, run_dir / "engine.json"))
     resume_from = resolve_resume(rc.resume, Path(args.output_dir))
     if resume_from:
         log.info("resuming from %s", resume_from)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     return trainer, bool(stopper and stopper.stopped)
+
+
+def export_final_model(trainer, tokenizer, final: Path) -> Path:
+    """A plain HF directory (full weights in safetensors, or the LoRA adapter) + tokenizer,
+    gathered from whatever engine ran (every rank must call this: gathering is collective)."""
+    from socio_re.training.export import save_full_model
+
+    save_full_model(trainer, final)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(final))
+    return final
 
 
 def _train_metrics(trainer) -> dict[str, float]:
@@ -99,24 +110,37 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
                                         indent=1, default=str) + "\n")
     result.artifacts["split_manifest"] = manifest_path
 
+    args = None
+    if rc.train and rc.strategy.deepspeed:
+        from socio_re.training.arguments import training_arguments
+
+        # ZeRO-3 partitions the weights while they load: its config must exist first.
+        args = training_arguments(rc, run_dir, has_eval=len(prepared.frames["val"]) > 0)
     model, tokenizer = load_model_for_training(rc)
     metrics: dict = {}
     if rc.train:
         datasets, token_stats = tokenized_splits(prepared, tokenizer, rc.task, rc.paths.cache_dir)
-        trainer, interrupted = train(rc, run_dir, model, tokenizer, datasets, tracker)
+        trainer, interrupted = train(rc, run_dir, model, tokenizer, datasets, tracker, args)
         if interrupted:
             result.interrupted = True
             return result
         metrics.update(_train_metrics(trainer))
         metrics["train/rows"] = token_stats["train"]["kept"]
-        final = run_dir / "model"
-        if final.exists():
-            shutil.rmtree(final)
-        trainer.save_model(str(final))  # LoRA: the adapter; full: the whole model (safetensors)
-        tokenizer.save_pretrained(str(final))
+        final = export_final_model(trainer, tokenizer, run_dir / "model")
         result.paths["model"] = final
         result.paths["checkpoints"] = run_dir / "checkpoints"
         model = trainer.model
+        if trainer.args.world_size > 1:
+            if not trainer.is_world_process_zero():
+                result.metrics = metrics
+                return result  # rank 0 scores; the others are done
+            # Sharded engines (FSDP, ZeRO-3) hold pieces of the weights on each rank: score the
+            # exported model, in one process, exactly as `socio_re.cli.evaluate` would.
+            from socio_re.cli.evaluate import load_trained
+            from socio_re.training.export import leave_distributed_context
+
+            leave_distributed_context()
+            model, tokenizer = load_trained(rc, final)
 
     if rc.evaluate:
         split = rc.task.eval.split

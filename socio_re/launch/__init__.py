@@ -1,0 +1,1 @@
+"""Process launching: strategy resolution, in-job rank spawning, SLURM helpers, memory estimates."""

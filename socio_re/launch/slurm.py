@@ -1,0 +1,192 @@
+"""SLURM helpers: the sbatch script a launcher config submits, and multi-node rendezvous.
+
+:func:`render_sbatch` goes through submitit's own ``SlurmExecutor`` with the parameters
+translated exactly as ``hydra_submitit_launcher`` translates them, so the text is what
+``python train.py -m hydra/launcher=slurm ...`` would hand to ``sbatch`` (one sweep point; a sweep
+adds an ``--array`` line). It needs no cluster: nothing is submitted.
+
+:func:`slurm_rendezvous_env` turns the SLURM environment of one node's task into torchrun's
+``nnodes`` / ``node_rank`` / ``master_addr`` / ``master_port``, parsing compressed node lists
+itself because ``scontrol`` is not available everywhere this runs (CPU CI).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from socio_re.errors import ConfigError, UserError
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+LAUNCHER_DIR = CONF_DIR / "hydra" / "launcher"
+SLURM_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+# Keys the plugin passes to the executor's constructor instead of update_parameters.
+_INIT_KEYS = {"submitit_folder", "max_num_timeout", "_target_"}
+# The port range the rendezvous port is drawn from (job id modulo its size): above the
+# well-known and registered service ports most clusters use.
+PORT_BASE = 20000
+PORT_SPAN = 20000
+
+
+def slurm_launchers() -> list[str]:
+    """Names of the launcher presets in conf/hydra/launcher that submit to SLURM."""
+    return sorted(p.stem for p in LAUNCHER_DIR.glob("slurm*.yaml"))
+
+
+def compose_train(overrides: list[str]) -> DictConfig:
+    """``conf/train.yaml`` with ``overrides`` and the Hydra node, on a SLURM launcher.
+
+    ``hydra/launcher=slurm`` is added unless the overrides pick a launcher themselves.
+    """
+    from hydra import compose, initialize_config_dir
+
+    if not any(o.lstrip("+~").startswith("hydra/launcher=") for o in overrides):
+        overrides = ["hydra/launcher=slurm", *overrides]
+    # job_name "train" so ${hydra.job.name} (the job name in the script) matches train.py's.
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="train"):
+        return compose(config_name="train", overrides=overrides, return_hydra_config=True)
+
+
+def _launcher_params(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved launcher node (``cfg.hydra.launcher``, or ``cfg`` itself if it is one)."""
+    node = cfg.hydra.launcher if "hydra" in cfg else cfg
+    params = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(params, dict)
+    if params.get("_target_") != SLURM_TARGET:
+        # Name the option the user picked (hydra/launcher=local), not the plugin class.
+        choice = OmegaConf.select(cfg, "hydra.runtime.choices.hydra/launcher",
+                                  default=params.get("_target_"))
+        raise ConfigError("hydra/launcher", choice, ", ".join(slurm_launchers()),
+                          "the sbatch script exists only for a SLURM launcher")
+    if params.get("tasks_per_node") != 1:
+        raise ConfigError("hydra.launcher.tasks_per_node", params.get("tasks_per_node"), "1",
+                          "the job starts its own ranks (strategy.num_processes); more tasks "
+                          "per node would run the whole job several times on the same GPUs")
+    return params
+
+
+def _render_only_executor(folder: str, max_num_timeout: int):
+    """A submitit SlurmExecutor that can be built where ``srun`` does not exist."""
+    from submitit.slurm.slurm import SlurmExecutor
+
+    class RenderOnlySlurmExecutor(SlurmExecutor):
+        # SlurmExecutor refuses to exist without srun; rendering a script never runs it.
+        @classmethod
+        def affinity(cls) -> int:
+            return 2
+
+    return RenderOnlySlurmExecutor(folder, max_num_timeout=max_num_timeout)
+
+
+def render_sbatch(cfg: DictConfig) -> str:
+    """The sbatch script submitit would submit for the composed launcher config.
+
+    ``cfg`` is a config composed with ``return_hydra_config=True`` (or its ``hydra.launcher``).
+    Mirrors ``BaseSubmititLauncher.launch``: generic keys (timeout_min, mem_gb, ...) go through
+    the executor's renaming/conversion, SLURM-specific ones pass through, None means unset.
+    """
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    params = _launcher_params(cfg)
+    executor = _render_only_executor(params["submitit_folder"], params["max_num_timeout"])
+    generic_keys = set(OmegaConf.structured(BaseQueueConf).keys()) - _INIT_KEYS
+    set_params = {k: v for k, v in params.items() if k not in _INIT_KEYS and v is not None}
+    generic = {k: v for k, v in set_params.items() if k in generic_keys}
+    specific = {k: v for k, v in set_params.items() if k not in generic_keys}
+    executor.update_parameters(**executor._convert_parameters(generic), **specific)
+    return executor._make_submission_file_text(executor._submitit_command_str, uid="render")
+
+
+# --- multi-node rendezvous -------------------------------------------------------------------
+
+
+def _split_top_level(nodelist: str) -> list[str]:
+    """Split on the commas that are not inside brackets: ``a[1,3],b`` → ``a[1,3]``, ``b``."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(nodelist):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if depth < 0 or depth > 1:
+            raise ValueError(f"unbalanced brackets at position {i}")
+        if ch == "," and depth == 0:
+            parts.append(nodelist[start:i])
+            start = i + 1
+    if depth:
+        raise ValueError("unclosed bracket")
+    parts.append(nodelist[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _expand_range(spec: str) -> list[str]:
+    """``01-03,07`` → ``01 02 03 07``; zero padding follows the lower bound as SLURM writes it."""
+    out: list[str] = []
+    for item in spec.split(","):
+        low, sep, high = item.strip().partition("-")
+        if not low.isdigit() or (sep and not high.isdigit()):
+            raise ValueError(f"bad range {item!r}")
+        if not sep:
+            out.append(low)
+            continue
+        if int(high) < int(low):
+            raise ValueError(f"descending range {item!r}")
+        out += [f"{n:0{len(low)}d}" for n in range(int(low), int(high) + 1)]
+    return out
+
+
+def _expand_group(group: str) -> list[str]:
+    """One host expression, possibly with several bracket ranges (``r[1-2]n[01-02]``)."""
+    pieces = re.split(r"(\[[^\]]*\])", group)
+    choices = [_expand_range(p[1:-1]) if p.startswith("[") else [p] for p in pieces if p]
+    return ["".join(combo) for combo in itertools.product(*choices)]
+
+
+def expand_nodelist(nodelist: str) -> list[str]:
+    """Host names of a SLURM node list, in order: ``gpu[01-03,07],cpu1`` → five names."""
+    try:
+        hosts = [h for group in _split_top_level(nodelist) for h in _expand_group(group)]
+    except ValueError as exc:
+        raise UserError(f"cannot parse SLURM_JOB_NODELIST={nodelist!r}: {exc}") from None
+    if not hosts:
+        raise UserError(f"SLURM_JOB_NODELIST={nodelist!r} names no host")
+    return hosts
+
+
+def _env_int(environ: Mapping[str, str], *names: str) -> int:
+    """The first of ``names`` that is set, as an int (SLURM renamed some variables over time)."""
+    for name in names:
+        if environ.get(name, "").strip():
+            value = environ[name].strip()
+            # SLURM_JOB_ID is a plain integer, but be lenient with array-style ids ("123_4").
+            digits = value.split("_")[0]
+            if not digits.isdigit():
+                raise UserError(f"{name}={value!r} is not an integer")
+            return int(digits)
+    raise UserError(f"{names[0]} is not set: a multi-node run must start inside a SLURM job "
+                    "(srun/sbatch), one task per node")
+
+
+def slurm_rendezvous_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``nnodes``, ``node_rank``, ``master_addr`` and ``master_port`` for one node's task.
+
+    The master is the first host of the job's node list, where node 0 runs; every node derives
+    the same port from the job id (20000 + id % 20000), so no node has to tell the others.
+    """
+    nnodes = _env_int(environ, "SLURM_NNODES", "SLURM_JOB_NUM_NODES")
+    node_rank = _env_int(environ, "SLURM_NODEID")
+    job_id = _env_int(environ, "SLURM_JOB_ID", "SLURM_JOBID")
+    nodelist = environ.get("SLURM_JOB_NODELIST") or environ.get("SLURM_NODELIST") or ""
+    if not nodelist.strip():
+        raise UserError("SLURM_JOB_NODELIST is not set: a multi-node run must start inside a "
+                        "SLURM job (srun/sbatch), one task per node")
+    hosts = expand_nodelist(nodelist)
+    if len(hosts) != nnodes:
+        raise UserError(f"SLURM_JOB_NODELIST={nodelist!r} names {len(hosts)} hosts but "
+                        f"SLURM_NNODES={nnodes}")
+    if not 0 <= node_rank < nnodes:
+        raise UserError(f"SLURM_NODEID={node_rank} is outside 0..{nnodes - 1}")
+    return {"nnodes": nnodes, "node_rank": node_rank, "master_addr": hosts[0],
+            "master_port": PORT_BASE + job_id % PORT_SPAN}

@@ -1,0 +1,83 @@
+"""Start a run's ranks from inside the job (torchrun's elastic launcher as a library).
+
+``train.py`` composes the config once and freezes it into the run directory; the workers read
+that file and never run Hydra again, so there is one run directory, one log and one MLflow run.
+A worker that fails fails the whole launch, and its error (the exception message it recorded)
+is what the user sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+from socio_re.errors import UserError
+
+ERROR_DIR = "worker_errors"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rendezvous() -> tuple[int, int, str, int]:
+    """(nnodes, node_rank, master address, port): from SLURM for multi-node jobs, else local."""
+    if int(os.environ.get("SLURM_NNODES", "1")) > 1:
+        from socio_re.launch.slurm import slurm_rendezvous_env
+
+        env = slurm_rendezvous_env(os.environ)
+        return env["nnodes"], env["node_rank"], env["master_addr"], env["master_port"]
+    return 1, 0, "127.0.0.1", free_port()
+
+
+class WorkerFailed(Exception):
+    """A rank failed with an error that is not the user's to fix."""
+
+
+def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None:
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    from socio_re.launch.distributed import WORKER_ENV
+    from socio_re.launch.worker import worker_main
+
+    if devices:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(d) for d in devices)
+    os.environ[WORKER_ENV] = "1"  # inherited by the ranks
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // num_processes)))
+    nnodes, node_rank, addr, port = rendezvous()
+    config = LaunchConfig(
+        min_nodes=nnodes, max_nodes=nnodes, nproc_per_node=num_processes,
+        run_id=f"socio_re-{run_dir.name}", rdzv_backend="c10d",
+        rdzv_endpoint=f"{addr}:{port}", rdzv_configs={"rank": node_rank},
+        max_restarts=0, monitor_interval=0.2, start_method="spawn")
+    errors = run_dir / ERROR_DIR
+    try:
+        elastic_launch(config, worker_main)(str(run_dir))
+    except ChildFailedError as exc:
+        raise _worker_error(errors, exc) from None
+    finally:
+        os.environ.pop(WORKER_ENV, None)
+
+
+def _worker_error(errors: Path, exc: Exception) -> Exception:
+    """The failing rank's own message: a UserError stays one line; anything else is shown."""
+    records = [json.loads(p.read_text()) for p in sorted(errors.glob("rank*.json"))] \
+        if errors.is_dir() else []
+    # A rank that lost its peer reports the peer's crash, not the cause: show the cause first.
+    records.sort(key=lambda r: "closed by peer" in r["message"] or "remote worker" in r["message"])
+    if records:
+        first = records[0]
+        if first.get("interrupted"):
+            from socio_re.run import RunInterrupted
+
+            return RunInterrupted(first["message"])
+        if first.get("user_error"):
+            return UserError(first["message"])
+        return WorkerFailed(f"rank {first['rank']} failed: {first['type']}: {first['message']}"
+                            f"\n{first.get('traceback', '')}")
+    return WorkerFailed(str(exc))

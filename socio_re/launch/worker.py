@@ -1,0 +1,39 @@
+"""The function every rank runs: read the frozen config, set up distributed, run the task."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+
+from torch.distributed.elastic.multiprocessing.errors import record
+
+
+@record
+def worker_main(run_dir: str) -> None:
+    from omegaconf import OmegaConf
+
+    from socio_re.config.validate import validate_config
+    from socio_re.errors import UserError
+    from socio_re.launch.distributed import backend, rank
+    from socio_re.run import execute
+
+    path = Path(run_dir)
+    try:
+        cfg = OmegaConf.load(path / "config.yaml")
+        rc = validate_config(cfg)
+        if rc.strategy.deepspeed:
+            # ZeRO-3 must see the process group before TrainingArguments and from_pretrained.
+            import deepspeed
+
+            deepspeed.init_distributed(dist_backend=backend(rc.strategy))
+        execute(rc, OmegaConf.to_container(cfg, resolve=True), path)
+    except BaseException as exc:
+        errors = path / "worker_errors"
+        errors.mkdir(exist_ok=True)
+        (errors / f"rank{rank():03d}.json").write_text(json.dumps({
+            "rank": rank(), "type": type(exc).__name__, "message": str(exc),
+            "user_error": isinstance(exc, UserError),
+            "interrupted": type(exc).__name__ == "RunInterrupted",
+            "traceback": "".join(traceback.format_exception(exc))[-4000:]}))
+        raise
