@@ -95,8 +95,14 @@ def _zero3(s: StrategyConfig) -> bool:
 
 def layer_classes_to_wrap(model) -> list[str]:
     """FSDP's wrap unit derived from the model: its ``_no_split_modules`` (decoder layers)."""
-    base = getattr(model, "backbone", model)
+    base = getattr(model, "base_model", model)  # PEFT wrapper → the wrapped model
+    base = getattr(base, "model", base) if hasattr(base, "peft_config") else base
+    base = getattr(base, "backbone", base)
     names = list(getattr(base, "_no_split_modules", None) or [])
+    # Only the repeated blocks: wrapping the embeddings module too would nest the input
+    # embedding (which accelerate shards on its own) inside another FSDP unit.
+    blocks = [n for n in names if n.endswith(("Layer", "Block"))]
+    names = blocks or names
     if not names:  # encoders like BERT don't declare it; wrap their layer class
         names = sorted({type(m).__name__ for m in base.modules()
                         if type(m).__name__.endswith("Layer")})

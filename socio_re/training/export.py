@@ -37,10 +37,10 @@ def save_full_model(trainer, final: Path, save_fn=None) -> Path:
         return final
     if save_fn:
         model = trainer.accelerator.unwrap_model(trainer.model)
-        if trainer.is_deepspeed_enabled and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3:
+        state = None
+        if trainer.is_deepspeed_enabled and \
+                trainer.accelerator.state.deepspeed_plugin.zero_stage == 3:
             state = trainer.accelerator.get_state_dict(trainer.model_wrapped)  # gathers ZeRO-3
-        else:
-            state = None
         if trainer.is_world_process_zero():
             save_fn(model, final, state)
         trainer.accelerator.wait_for_everyone()

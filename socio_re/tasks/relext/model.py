@@ -18,7 +18,8 @@ def input_embedding_name(model) -> str:
     raise ValueError("input embedding module not found")
 
 
-def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None):
+def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None, strategy=True):
+    """``strategy=False`` builds a plain CPU copy (no quantization), to receive gathered weights."""
     from socio_re.data.relext.transforms import marker_tokens
     from socio_re.models.classifier import PairClassifier, default_pooling
     from socio_re.models.load import (
@@ -32,7 +33,15 @@ def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None)
     path = resolve_model_path(rc.model)
     tokenizer = load_tokenizer(rc.model, path, require_chat_template=False)
     tokenizer.padding_side = "right"  # last-token pooling reads attention_mask.sum() - 1
-    backbone = load_backbone(rc.model, tokenizer, path)
+    backbone = load_backbone(rc.model, tokenizer, path,
+                             strategy=rc.strategy if strategy else None)
+    if getattr(backbone, "pooler", None) is not None:
+        # BERT's pooler is never used (we pool ourselves); unused parameters break DDP.
+        backbone.pooler = None
+    if strategy:
+        from socio_re.models.load import prepare_quantized
+
+        backbone = prepare_quantized(backbone, rc.strategy, rc.trainer.gradient_checkpointing)
     has_markers = rc.task.transform != "entity_mask" or bool(marker_tokens(rc.task.transform))
     pooling = rc.task.pooling if rc.task.pooling != "auto" else default_pooling(
         rc.model.kind, has_markers)
@@ -75,3 +84,22 @@ def unwrap_for_saving(model):
     if hasattr(model, "merge_and_unload"):
         return model.merge_and_unload()
     return model
+
+
+def export_classifier(trainer, rc: RunConfig, labels: tuple[str, ...], tokenizer, final):
+    """Save the trained pair classifier as a plain directory (LoRA merged), from any engine."""
+    from socio_re.training.export import save_full_model
+
+    def save(model, directory, state):
+        if state is not None:
+            # Sharded engine: the gathered weights go into a fresh unsharded copy (built
+            # outside ZeRO-3's partitioning context, which would wait for the other ranks).
+            from socio_re.training.export import leave_distributed_context
+
+            leave_distributed_context()
+            fresh, _, _ = build_classifier(rc, labels, strategy=False)
+            fresh.load_state_dict(state, strict=False)
+            model = fresh
+        unwrap_for_saving(model).save(directory, tokenizer, labels=list(labels))
+
+    return save_full_model(trainer, final, save_fn=save)

@@ -49,14 +49,17 @@ def compute_metrics_fn(labels: tuple[str, ...]):
 
 def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     from datasets import Dataset
-    from transformers import Trainer
 
     from socio_re.data.relext.documents import LABELS
     from socio_re.data.relext.folds import fold_split
     from socio_re.data.relext.instances import downsample_negatives
     from socio_re.tasks.relext.data import prepare
     from socio_re.tasks.relext.encode import PairCollator, encode
-    from socio_re.tasks.relext.model import build_classifier, unwrap_for_saving
+    from socio_re.tasks.relext.model import (
+        build_classifier,
+        export_classifier,
+        unwrap_for_saving,
+    )
     from socio_re.tasks.relext.scoring import score_and_write
     from socio_re.training.arguments import training_arguments
     from socio_re.training.callbacks import (
@@ -65,6 +68,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         use_compact_progress,
     )
     from socio_re.training.checkpoints import resolve_resume
+    from socio_re.training.trainer import EngineReportCallback, SocioTrainer
 
     result = TaskResult()
     prepared = prepare(rc.data, rc.paths.cache_dir)
@@ -79,6 +83,22 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     weights = None
     if rc.task.class_weights:
         weights = class_weights_of([labels.index(i.type) for i in train_inst], len(labels))
+    best = {}
+    if val_inst and rc.task.load_best and rc.strategy.fsdp:
+        # Reloading the best sharded checkpoint at the end hangs under FSDP2 over gloo in
+        # transformers 5.23; the final weights are kept instead.
+        log.warning("task.load_best is ignored under strategy=%s: the final weights are kept",
+                    rc.strategy.name)
+    elif val_inst and rc.task.load_best:
+        best = {"load_best_model_at_end": True, "metric_for_best_model": "micro_f1",
+                "greater_is_better": True}
+    # The model computes a per-example loss (label smoothing, class weights); averaging tokens
+    # across devices would scale it by the world size under DDP.
+    arg_kwargs = dict(has_eval=bool(val_inst), average_tokens_across_devices=False,
+                      include_num_input_tokens_seen="no", **best)
+    args = None
+    if rc.train and rc.strategy.deepspeed:  # ZeRO-3 partitions weights as they load
+        args = training_arguments(rc, run_dir, **arg_kwargs)
     model, tokenizer, _ = build_classifier(rc, labels, class_weights=weights)
 
     def dataset(instances, name):
@@ -103,26 +123,19 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
 
     metrics: dict = {}
     if rc.train:
-        best = {}
-        if val_ds is not None and rc.task.load_best:
-            best = {"load_best_model_at_end": True, "metric_for_best_model": "micro_f1",
-                    "greater_is_better": True}
-        # The model computes a per-example loss (label smoothing, class weights); averaging
-        # tokens across devices would scale it by the world size under DDP.
-        args = training_arguments(rc, run_dir, world_size=rc.strategy.num_processes,
-                                  has_eval=val_ds is not None,
-                                  average_tokens_across_devices=False,
-                                  include_num_input_tokens_seen="no", **best)
+        args = args or training_arguments(rc, run_dir, model=model, **arg_kwargs)
         callbacks = [TrackerCallback(tracker)]
         stopper = StopAtStepCallback(rc.trainer.stop_at_step) if rc.trainer.stop_at_step \
             else None
         if stopper:
             callbacks.append(stopper)
-        trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-                          data_collator=PairCollator(tokenizer.pad_token_id),
-                          compute_metrics=compute_metrics_fn(labels) if val_ds else None,
-                          callbacks=callbacks)
+        trainer = SocioTrainer(model=model, args=args, train_dataset=train_ds,
+                               eval_dataset=val_ds,
+                               data_collator=PairCollator(tokenizer.pad_token_id),
+                               compute_metrics=compute_metrics_fn(labels) if val_ds else None,
+                               callbacks=callbacks)
         use_compact_progress(trainer)
+        trainer.add_callback(EngineReportCallback(trainer, run_dir / "engine.json"))
         resume_from = resolve_resume(rc.resume, Path(args.output_dir))
         if resume_from:
             log.info("resuming from %s", resume_from)
@@ -138,12 +151,22 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         if trainer.state.best_model_checkpoint:
             metrics["train/best_step"] = int(trainer.state.best_model_checkpoint
                                              .rsplit("-", 1)[-1])
-        model = trainer.model
-    plain = unwrap_for_saving(model)
-    final = run_dir / "model"
-    if final.exists():
-        shutil.rmtree(final)
-    plain.save(final, tokenizer, labels=list(labels))
+        final = export_classifier(trainer, rc, labels, tokenizer, run_dir / "model")
+        if trainer.args.world_size > 1 and not trainer.is_world_process_zero():
+            result.metrics = metrics
+            return result  # rank 0 scores; the others are done
+        from socio_re.models.classifier import PairClassifier
+        from socio_re.training.export import leave_distributed_context
+
+        leave_distributed_context()
+        # Score the exported model: what the ensemble command and users load.
+        plain = PairClassifier.load(final)
+    else:
+        plain = unwrap_for_saving(model)
+        final = run_dir / "model"
+        if final.exists():
+            shutil.rmtree(final)
+        plain.save(final, tokenizer, labels=list(labels))
     result.paths["model"] = final
 
     if rc.evaluate:
