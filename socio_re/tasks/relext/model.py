@@ -91,6 +91,12 @@ def export_classifier(trainer, rc: RunConfig, labels: tuple[str, ...], tokenizer
     from socio_re.training.export import save_full_model
 
     def save(model, directory, state):
+        if state is None and rc.strategy.quantization:
+            # QLoRA: merge the adapters into the full-precision base (the usual export), not
+            # into the 4-bit weights they were trained against.
+            trained = {"lora_", "modules_to_save", "trainable_tokens"}
+            state = {k: v for k, v in model.state_dict().items()
+                     if any(t in k for t in trained)}
         if state is not None:
             # Sharded engine: the gathered weights go into a fresh unsharded copy (built
             # outside ZeRO-3's partitioning context, which would wait for the other ranks).

@@ -1,0 +1,146 @@
+"""Every strategy trains both tasks on CPU with 2 processes over gloo, and the engine that ran is
+the one asked for (read from the run's engine.json, written by the Trainer itself)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import compose, run_train
+
+from socio_re.config.validate import validate_config
+from socio_re.errors import ConfigError
+
+SMOKE = ["debug=smoke", "tracking=none"]
+
+
+@pytest.fixture(autouse=True)
+def _extensions_cache(cache_dir, monkeypatch):
+    # DeepSpeed JIT-compiles its CPU ops once; keep them for the whole session.
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(cache_dir / "torch_extensions"))
+
+
+def _run(tmp_path, args, name="run"):
+    run_dir = tmp_path / name
+    out = run_train([*args, *SMOKE, f"hydra.run.dir={run_dir}"], tmp_path, timeout=400)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    return run_dir, json.loads((run_dir / "engine.json").read_text())
+
+
+def _check_engine(engine: dict, strategy: str) -> None:
+    if strategy == "ddp":
+        assert engine["engine"] == "ddp" and engine["ddp"] and engine["world_size"] == 2
+    elif strategy == "fsdp":
+        # Really sharded: every parameter is a DTensor whose local shard is smaller.
+        assert engine["engine"] == "fsdp" and not engine["ddp"]
+        assert engine["fsdp_sharded_params"] == engine["params"] > 0
+    elif strategy in ("zero2", "zero3"):
+        assert engine["deepspeed_engine"] == "DeepSpeedEngine"
+        assert engine["zero_stage"] == int(strategy[-1]) and engine["world_size"] == 2
+    elif strategy == "qlora":
+        assert engine["linear4bit_layers"] > 0
+
+
+# Socrates runs share one global batch of 16 (single: 16 x 1; the rest: 8 x 2 processes) and
+# log every step, so the same runs prove both the engine and the equivalence of loss curves.
+EQUAL_BATCH = ["trainer.logging_steps=1", "trainer.learning_rate=1e-3", "task.eval.max_rows=8"]
+SOCRATES = {
+    "single": ["trainer.per_device_train_batch_size=16"],
+    "ddp": ["trainer.per_device_train_batch_size=8"],
+    "fsdp": ["trainer.per_device_train_batch_size=8"],
+    "zero2": ["trainer.per_device_train_batch_size=8"],
+    "zero3": ["trainer.per_device_train_batch_size=8"],
+    "qlora": ["finetune=lora"],
+}
+RELEXT = {
+    "ddp": ["model=tiny-encoder"],
+    "fsdp": ["model=tiny-encoder"],
+    "zero2": ["model=tiny-encoder"],
+    "zero3": ["model=tiny-encoder"],
+    "qlora": ["model=tiny-decoder", "finetune=lora"],
+}
+
+
+@pytest.fixture(scope="module")
+def socrates_runs(tmp_path_factory, cache_dir):
+    os.environ["TORCH_EXTENSIONS_DIR"] = str(cache_dir / "torch_extensions")
+    work = tmp_path_factory.mktemp("socrates")
+    return {s: _run(work, ["task=socrates", f"strategy={s}", *extra, *EQUAL_BATCH], s)
+            for s, extra in SOCRATES.items()}
+
+
+def _check_export(run_dir) -> None:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train/global_step"] == 6
+    # The exported model is a plain directory that loads without this package's engine.
+    model_dir = run_dir / "model"
+    assert (model_dir / "config.json").exists() or (model_dir / "adapter_config.json").exists()
+    assert any(model_dir.glob("*.safetensors"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", [s for s in SOCRATES if s != "single"])
+def test_socrates_strategy_runs_the_requested_engine(socrates_runs, strategy):
+    run_dir, engine = socrates_runs[strategy]
+    _check_engine(engine, strategy)
+    _check_export(run_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", list(RELEXT))
+def test_relext_strategy_runs_the_requested_engine(tmp_path, strategy):
+    run_dir, engine = _run(tmp_path, ["task=relext", f"strategy={strategy}", *RELEXT[strategy]])
+    _check_engine(engine, strategy)
+    _check_export(run_dir)
+
+
+@pytest.mark.slow
+def test_qlora_composes_with_ddp(tmp_path):
+    _, engine = _run(tmp_path, ["strategy=qlora", "finetune=lora", "strategy.num_processes=2"])
+    assert engine["ddp"] and engine["linear4bit_layers"] > 0
+
+
+def _losses(run_dir) -> list[float]:
+    state = sorted((run_dir / "checkpoints").glob("checkpoint-*"),
+                   key=lambda p: int(p.name.split("-")[1]))[-1] / "trainer_state.json"
+    return [h["loss"] for h in json.loads(state.read_text())["log_history"] if "loss" in h]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("a", "b"), [("single", "ddp"), ("zero2", "zero3"), ("ddp", "fsdp")])
+def test_same_global_batch_gives_the_same_loss_curve(socrates_runs, a, b):
+    la, lb = _losses(socrates_runs[a][0]), _losses(socrates_runs[b][0])
+    assert len(la) == len(lb) == 6
+    # The same samples in each optimizer step; only the order of float additions differs.
+    assert la == pytest.approx(lb, rel=2e-3), (la, lb)
+    assert la[-1] < la[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "fragment"),
+    [
+        (["strategy=qlora"], "finetune.method", "add finetune=lora"),
+        (["strategy=single", "strategy.num_processes=2"], "strategy.num_processes",
+         "use strategy=ddp"),
+        (["strategy=fsdp", "strategy.fsdp.version=1"], "strategy.fsdp.version", "2"),
+        (["strategy=qlora", "finetune=lora", "+strategy.fsdp={version: 2}"],
+         "bnb_4bit_quant_storage", "floating dtype"),
+        (["strategy=ddp", "strategy.devices=[0,1]", "strategy.num_processes=3"],
+         "strategy.num_processes", "one per device"),
+        (["strategy=zero2", "strategy.deepspeed.zero_optimization.stage=4"],
+         "zero_optimization.stage", "0, 1, 2, 3"),
+    ],
+)
+def test_impossible_strategy_combinations_are_one_line_errors(overrides, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        validate_config(compose(overrides))
+    assert key in str(info.value) and fragment in str(info.value)
+
+
+def test_strategy_defaults_resolve_for_this_machine():
+    rc = validate_config(compose(["strategy=ddp"]))
+    gpus = int(os.environ.get("SOCIO_RE_TEST_GPUS", "0"))
+    assert rc.strategy.num_processes == (gpus or 2)
+    rc = validate_config(compose(["strategy=ddp", "strategy.devices=[0,2,3]"]))
+    assert rc.strategy.num_processes == 3
