@@ -144,3 +144,20 @@ def test_strategy_defaults_resolve_for_this_machine():
     assert rc.strategy.num_processes == (gpus or 2)
     rc = validate_config(compose(["strategy=ddp", "strategy.devices=[0,2,3]"]))
     assert rc.strategy.num_processes == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp", "zero3"])
+def test_preempted_multi_process_run_resumes_from_its_sharded_checkpoint(tmp_path, strategy):
+    run_dir = tmp_path / "run"
+    args = [f"strategy={strategy}", "debug=preempt", "tracking=none", f"hydra.run.dir={run_dir}"]
+    first = run_train(args, tmp_path, timeout=400)
+    assert first.returncode == 3, first.stderr[-3000:]
+    assert (run_dir / "checkpoints" / "checkpoint-4").exists()
+    second = run_train([*args, "trainer.stop_at_step=null"], tmp_path, timeout=400)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming from" in (run_dir / "run.log").read_text()
+    assert json.loads((run_dir / "metrics.json").read_text())["train/global_step"] == 8
+    state = json.loads((run_dir / "checkpoints" / "checkpoint-8" / "trainer_state.json")
+                       .read_text())
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == list(range(1, 9))

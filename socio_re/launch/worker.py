@@ -17,8 +17,15 @@ def worker_main(run_dir: str) -> None:
     from socio_re.errors import UserError
     from socio_re.launch.distributed import backend, rank
     from socio_re.run import execute
+    from socio_re.utils.console import setup_logging
 
     path = Path(run_dir)
+    # Rank 0 appends to the run's log (the parent already opened it); the others stay quiet.
+    setup_logging(path if rank() == 0 else None)
+    if rank() != 0:
+        import logging
+
+        logging.getLogger().setLevel(logging.WARNING)
     try:
         cfg = OmegaConf.load(path / "config.yaml")
         rc = validate_config(cfg)

@@ -14,8 +14,13 @@ _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def is_complete_checkpoint(path: Path) -> bool:
-    """Trainer writes trainer_state.json after the weights; both present means complete."""
-    return (path / "trainer_state.json").exists() and any(path.glob("*.safetensors"))
+    """Trainer writes trainer_state.json after the weights; both present means complete.
+    Weights: safetensors (single, DDP, LoRA, gathered ZeRO-3), FSDP's sharded model directory,
+    or DeepSpeed's global_step* shards."""
+    if not (path / "trainer_state.json").exists():
+        return False
+    return any(path.glob("*.safetensors")) or any(path.glob("pytorch_model_fsdp_*")) or any(
+        path.glob("global_step*"))
 
 
 def newest_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
