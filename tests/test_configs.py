@@ -66,6 +66,8 @@ def test_every_option_is_composed_by_some_task():
         (["task=relext", "task.transform=bold"], "task.transform", "typed_entity_marker"),
         (["task=relext", "task.pooling=last_token"], "task.pooling", "encoders"),
         (["task=relext", "data.context=page"], "data.context", "sentences, abstract"),
+        (["task=relext", "trainer.save_steps=3", "trainer.eval_steps=2"], "trainer.save_steps",
+         "multiple of trainer.eval_steps"),
     ],
 )
 def test_impossible_combinations_are_rejected(overrides, key, fragment):

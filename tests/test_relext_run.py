@@ -164,3 +164,24 @@ def unwrap_for_saving_copy(peft_model):
     plain = unwrap_for_saving(copy.deepcopy(peft_model))
     return {"emb": plain.get_input_embeddings().weight.detach().clone(),
             "head": plain.head[0].weight.detach().clone()}
+
+
+def test_preempted_lora_fold_resumes_with_its_head_and_marker_rows(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["experiment=relext_lora", "model=tiny-decoder", "task.transform=typed_entity_marker",
+            "trainer.gradient_checkpointing=false", "debug=preempt", "tracking=none",
+            f"hydra.run.dir={run_dir}"]
+    first = run_train(args, tmp_path)
+    assert first.returncode == 3, first.stderr[-3000:]
+    adapter = run_dir / "checkpoints" / "checkpoint-4" / "adapter_model.safetensors"
+    assert adapter.exists()
+    from safetensors import safe_open
+
+    with safe_open(str(adapter), "pt") as f:
+        keys = list(f.keys())
+    # The checkpoint carries what LoRA alone would lose: the head and the new marker rows.
+    assert any("head" in k for k in keys) and any("trainable_tokens" in k for k in keys), keys
+    second = run_train([*args, "trainer.stop_at_step=null"], tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming from" in (run_dir / "run.log").read_text()
+    assert json.loads((run_dir / "metrics.json").read_text())["train/global_step"] == 8

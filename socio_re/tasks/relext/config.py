@@ -92,6 +92,12 @@ def validate(rc) -> None:
     for ok, key, value, allowed in checks:
         if not ok:
             raise ConfigError(key, value, allowed)
+    tr = rc.trainer
+    if t.load_best and tr.eval_steps and tr.save_steps and tr.save_steps % tr.eval_steps:
+        raise ConfigError("trainer.save_steps", tr.save_steps,
+                          f"a multiple of trainer.eval_steps={tr.eval_steps}",
+                          "task.load_best keeps an evaluated checkpoint; or set "
+                          "task.load_best=false")
     fold = rc.fold
     valid_fold = fold == "all" or (isinstance(fold, int) and not isinstance(fold, bool)
                                    and 0 <= fold < d.num_folds)
