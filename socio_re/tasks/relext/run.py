@@ -62,13 +62,8 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     )
     from socio_re.tasks.relext.scoring import score_and_write
     from socio_re.training.arguments import training_arguments
-    from socio_re.training.callbacks import (
-        StopAtStepCallback,
-        TrackerCallback,
-        use_compact_progress,
-    )
-    from socio_re.training.checkpoints import resolve_resume
-    from socio_re.training.trainer import EngineReportCallback, SocioTrainer
+    from socio_re.training.fit import fit, run_callbacks
+    from socio_re.training.trainer import SocioTrainer
 
     result = TaskResult()
     prepared = prepare(rc.data, rc.paths.cache_dir)
@@ -124,22 +119,13 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     metrics: dict = {}
     if rc.train:
         args = args or training_arguments(rc, run_dir, model=model, **arg_kwargs)
-        callbacks = [TrackerCallback(tracker)]
-        stopper = StopAtStepCallback(rc.trainer.stop_at_step) if rc.trainer.stop_at_step \
-            else None
-        if stopper:
-            callbacks.append(stopper)
+        callbacks, stopper = run_callbacks(rc, tracker)
         trainer = SocioTrainer(model=model, args=args, train_dataset=train_ds,
                                eval_dataset=val_ds,
                                data_collator=PairCollator(tokenizer.pad_token_id),
                                compute_metrics=compute_metrics_fn(labels) if val_ds else None,
                                callbacks=callbacks)
-        use_compact_progress(trainer)
-        trainer.add_callback(EngineReportCallback(trainer, run_dir / "engine.json"))
-        resume_from = resolve_resume(rc.resume, Path(args.output_dir))
-        if resume_from:
-            log.info("resuming from %s", resume_from)
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        fit(trainer, rc.resume, run_dir)
         if stopper and stopper.stopped:
             result.interrupted = True
             return result

@@ -35,22 +35,13 @@ def load_model_for_training(rc: RunConfig):
 def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker, args=None):
     """Fit with the HF Trainer; returns (trainer, interrupted)."""
     from socio_re.training.arguments import training_arguments
-    from socio_re.training.callbacks import (
-        StopAtStepCallback,
-        TrackerCallback,
-        use_compact_progress,
-    )
-    from socio_re.training.checkpoints import resolve_resume
     from socio_re.training.collate import CausalLMCollator
-    from socio_re.training.trainer import EngineReportCallback, SocioTrainer
+    from socio_re.training.fit import fit, run_callbacks
+    from socio_re.training.trainer import SocioTrainer
 
     has_eval = len(datasets["val"]) > 0
     args = args or training_arguments(rc, run_dir, has_eval=has_eval, model=model)
-    callbacks = [TrackerCallback(tracker)]
-    stopper = None
-    if rc.trainer.stop_at_step:
-        stopper = StopAtStepCallback(rc.trainer.stop_at_step)
-        callbacks.append(stopper)
+    callbacks, stopper = run_callbacks(rc, tracker)
     if rc.trainer.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # LoRA + checkpointing needs grads at the inputs
     trainer = SocioTrainer(
@@ -62,12 +53,7 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker, arg
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    use_compact_progress(trainer)
-    trainer.add_callback(EngineReportCallback(trainer, run_dir / "engine.json"))
-    resume_from = resolve_resume(rc.resume, Path(args.output_dir))
-    if resume_from:
-        log.info("resuming from %s", resume_from)
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    fit(trainer, rc.resume, run_dir)
     return trainer, bool(stopper and stopper.stopped)
 
 

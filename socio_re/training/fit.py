@@ -1,0 +1,31 @@
+"""The part of training both tasks share: callbacks, resume, train."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def run_callbacks(rc, tracker) -> tuple[list, object | None]:
+    """Tracker callback, plus the simulated-preemption stopper when trainer.stop_at_step is set."""
+    from socio_re.training.callbacks import StopAtStepCallback, TrackerCallback
+
+    stopper = StopAtStepCallback(rc.trainer.stop_at_step) if rc.trainer.stop_at_step else None
+    return [TrackerCallback(tracker), *([stopper] if stopper else [])], stopper
+
+
+def fit(trainer, resume: str, run_dir: Path) -> None:
+    """Readable progress, the engine report, then train — from the newest complete checkpoint
+    when ``resume`` says so."""
+    from socio_re.training.callbacks import use_compact_progress
+    from socio_re.training.checkpoints import resolve_resume
+    from socio_re.training.trainer import EngineReportCallback
+
+    use_compact_progress(trainer)
+    trainer.add_callback(EngineReportCallback(trainer, run_dir / "engine.json"))
+    resume_from = resolve_resume(resume, Path(trainer.args.output_dir))
+    if resume_from:
+        log.info("resuming from %s", resume_from)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
