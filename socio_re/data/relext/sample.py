@@ -185,12 +185,17 @@ _CELL_LINES = (
 _AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
 
-def _unique_int(rng: random.Random, low: int, high: int, used: set[str]) -> str:
+def _unique(draw, used: set[str]) -> str:
+    """Draw until the value is new, and remember it (ids must never collide)."""
     while True:
-        value = str(rng.randrange(low, high))
+        value = draw()
         if value not in used:
             used.add(value)
             return value
+
+
+def _unique_int(rng: random.Random, low: int, high: int, used: set[str]) -> str:
+    return _unique(lambda: str(rng.randrange(low, high)), used)
 
 
 def _gene_pool(rng: random.Random) -> list[_Entity]:
@@ -208,11 +213,7 @@ def _gene_pool(rng: random.Random) -> list[_Entity]:
 
 
 def _mesh_id(rng: random.Random, used: set[str], prefix: str = "D") -> str:
-    while True:
-        value = f"{prefix}{rng.randrange(1_000, 90_000):06d}"
-        if value not in used:
-            used.add(value)
-            return value
+    return _unique(lambda: f"{prefix}{rng.randrange(1_000, 90_000):06d}", used)
 
 
 def _chemical_pool(rng: random.Random) -> list[_Entity]:
