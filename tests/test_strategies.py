@@ -101,6 +101,37 @@ def test_qlora_composes_with_ddp(tmp_path):
     assert engine["ddp"] and engine["linear4bit_layers"] > 0
 
 
+@pytest.mark.slow
+def test_sharded_qlora_relext_resumes_keeps_its_best_and_exports(tmp_path):
+    """qlora_fsdp: 4-bit weights sharded by FSDP2, a preempted run resumed from its sharded
+    checkpoint, the best evaluated weights restored (the keeper, not the Trainer's reload), and
+    the adapters merged into a plain full-precision classifier."""
+    run_dir = tmp_path / "run"
+    args = ["task=relext", "model=tiny-decoder", "strategy=qlora_fsdp", "finetune=lora",
+            "debug=preempt", "tracking=none", f"hydra.run.dir={run_dir}"]
+    first = run_train(args, tmp_path, timeout=400)
+    assert first.returncode == 3, first.stderr[-3000:]
+    second = run_train([*args, "trainer.stop_at_step=null"], tmp_path, timeout=400)
+    assert second.returncode == 0, second.stderr[-3000:]
+    engine = json.loads((run_dir / "engine.json").read_text())
+    _check_engine(engine, "fsdp")
+    _check_engine(engine, "qlora")
+    state = json.loads((run_dir / "checkpoints" / "checkpoint-8" / "trainer_state.json")
+                       .read_text())
+    evals = {h["step"]: h["eval_micro_f1"] for h in state["log_history"]
+             if "eval_micro_f1" in h}
+    best = json.loads((run_dir / "checkpoints" / "best_weights.json").read_text())
+    assert best["metric"] == pytest.approx(max(evals.values()))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train/global_step"] == 8
+    assert metrics["train/best_step"] == best["step"] in evals
+    from socio_re.models.classifier import PairClassifier
+
+    model = PairClassifier.load(run_dir / "model")  # merged, unquantized
+    assert not any("lora_" in n for n, _ in model.named_parameters())
+    assert not any(type(m).__name__ == "Linear4bit" for m in model.modules())
+
+
 def _losses(run_dir) -> list[float]:
     state = sorted((run_dir / "checkpoints").glob("checkpoint-*"),
                    key=lambda p: int(p.name.split("-")[1]))[-1] / "trainer_state.json"

@@ -38,11 +38,13 @@ NF4 = 0.5 + 1 / 64 + 4 / (64 * 256)
 # + the fp32 log-softmax cross-entropy keeps for backward.
 LOGIT_BYTES = 2 + 4 + 4
 
-STRATEGIES = ("single", "ddp", "fsdp", "fsdp_offload", "zero2", "zero3", "zero3_offload", "qlora")
+STRATEGIES = ("single", "ddp", "fsdp", "fsdp_offload", "zero2", "zero3", "zero3_offload", "qlora",
+              "qlora_fsdp")
 # Strategies that run on one GPU (qlora under DDP needs the same per GPU).
 ONE_GPU = {"single", "qlora"}
 # Preference when several fit: least communication and no CPU round trips first.
-PREFERENCE = ("ddp", "zero2", "fsdp", "zero3", "fsdp_offload", "zero3_offload", "qlora")
+PREFERENCE = ("ddp", "zero2", "fsdp", "zero3", "fsdp_offload", "zero3_offload", "qlora",
+              "qlora_fsdp")
 
 
 @dataclass(frozen=True)
@@ -371,11 +373,12 @@ def estimate(arch: Arch, training: Training, workload: Workload, gpus: int,
     for strategy in STRATEGIES:
         n = 1 if strategy in ONE_GPU else gpus
         t = training
-        if strategy == "qlora":
+        if strategy.startswith("qlora"):
             t = training if training.method == "lora" else adapters
             if t is None:
                 raise ValueError("qlora needs the adapters when training is a full fine-tune")
-            weights, grads, optim = _qlora(arch, t)
+            # qlora_fsdp shards the 4-bit base and the adapters' states over the GPUs.
+            weights, grads, optim = (x / n for x in _qlora(arch, t))
             cpu = 0.0
         else:
             weights, grads, optim, cpu = _states(strategy, arch, t, n)
@@ -419,7 +422,8 @@ def verdict(row: Estimate, gpu_gb: float, checkpointing: bool) -> str:
 def recommend(rows: list[Estimate], gpu_gb: float, gpus: int, checkpointing: bool,
               method: str) -> str:
     """One line: the preferred strategy that fits (without extra checkpointing if possible)."""
-    order = [s for s in PREFERENCE if gpus > 1 or s not in ("ddp", "zero2", "fsdp", "zero3")]
+    several = ("ddp", "zero2", "fsdp", "zero3", "qlora_fsdp")  # need more than one GPU
+    order = [s for s in PREFERENCE if gpus > 1 or s not in several]
     if gpus == 1:
         order.insert(0, "single")
     by_name = {r.strategy: r for r in rows}
@@ -447,7 +451,7 @@ def strategy_row_name(strategy: Any) -> str:
         return node
 
     if get(strategy, "quantization", "load_in_4bit"):
-        return "qlora"
+        return "qlora_fsdp" if get(strategy, "fsdp") else "qlora"
     stage = get(strategy, "deepspeed", "zero_optimization", "stage")
     if stage is not None:
         offload = get(strategy, "deepspeed", "zero_optimization", "offload_param") or \

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -56,15 +57,20 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None
         rdzv_endpoint=f"{addr}:{port}", rdzv_configs={"rank": node_rank},
         max_restarts=0, monitor_interval=0.2, start_method="spawn")
     errors = run_dir / ERROR_DIR
+    shutil.rmtree(errors, ignore_errors=True)  # records of an earlier attempt (a resume)
     try:
         elastic_launch(config, worker_main)(str(run_dir))
     except ChildFailedError as exc:
         raise _worker_error(errors, exc) from None
     finally:
         os.environ.pop(WORKER_ENV, None)
+    # Ranks that stopped on purpose (trainer.stop_at_step) exit cleanly and leave a record.
+    stopped = _worker_error(errors, None) if errors.is_dir() else None
+    if stopped is not None and type(stopped).__name__ == "RunInterrupted":
+        raise stopped
 
 
-def _worker_error(errors: Path, exc: Exception) -> Exception:
+def _worker_error(errors: Path, exc: Exception | None) -> Exception:
     """The failing rank's own message: a UserError stays one line; anything else is shown."""
     records = [json.loads(p.read_text()) for p in sorted(errors.glob("rank*.json"))] \
         if errors.is_dir() else []

@@ -42,5 +42,14 @@ def worker_main(run_dir: str) -> None:
             "rank": rank(), "type": type(exc).__name__, "message": str(exc),
             "user_error": isinstance(exc, UserError),
             "interrupted": type(exc).__name__ == "RunInterrupted",
-            "traceback": "".join(traceback.format_exception(exc))[-4000:]}))
+            "traceback": _clip("".join(traceback.format_exception(exc)))}))
+        if type(exc).__name__ == "RunInterrupted":
+            return  # a planned stop, not a crash: the launcher reads the record and says so
         raise
+
+
+def _clip(text: str, keep: int = 3000) -> str:
+    """Head and tail of a long traceback: the frames say where, the last lines say what."""
+    if len(text) <= 2 * keep:
+        return text
+    return f"{text[:keep]}\n[... {len(text) - 2 * keep} characters ...]\n{text[-keep:]}"

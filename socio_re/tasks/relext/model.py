@@ -91,11 +91,12 @@ def export_classifier(trainer, rc: RunConfig, labels: tuple[str, ...], tokenizer
     from socio_re.training.export import save_full_model
 
     def save(model, directory, state):
-        if state is None and rc.strategy.quantization:
+        if rc.strategy.quantization:
             # QLoRA: merge the adapters into the full-precision base (the usual export), not
-            # into the 4-bit weights they were trained against.
+            # into the 4-bit weights they were trained against. Under FSDP the gathered state
+            # holds the packed 4-bit base too: keep only what training changed.
             trained = {"lora_", "modules_to_save", "trainable_tokens"}
-            state = {k: v for k, v in model.state_dict().items()
+            state = {k: v for k, v in (state or model.state_dict()).items()
                      if any(t in k for t in trained)}
         if state is not None:
             # Sharded engine: the gathered weights go into a fresh unsharded copy (built

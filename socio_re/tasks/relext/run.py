@@ -78,12 +78,13 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     weights = None
     if rc.task.class_weights:
         weights = class_weights_of([labels.index(i.type) for i in train_inst], len(labels))
-    best = {}
+    best, keeper = {}, None
     if val_inst and rc.task.load_best and rc.strategy.fsdp:
-        # Reloading the best sharded checkpoint at the end hangs under FSDP2 over gloo in
-        # transformers 5.23; the final weights are kept instead.
-        log.warning("task.load_best is ignored under strategy=%s: the final weights are kept",
-                    rc.strategy.name)
+        # The Trainer's reload of the best sharded checkpoint fails under FSDP2 on CPU; the
+        # keeper gathers the best weights itself and restores them before export.
+        from socio_re.training.best_weights import BestWeightsCallback
+
+        keeper = BestWeightsCallback(run_dir / "checkpoints", "micro_f1")
     elif val_inst and rc.task.load_best:
         best = {"load_best_model_at_end": True, "metric_for_best_model": "micro_f1",
                 "greater_is_better": True}
@@ -120,6 +121,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     if rc.train:
         args = args or training_arguments(rc, run_dir, model=model, **arg_kwargs)
         callbacks, stopper = run_callbacks(rc, tracker)
+        callbacks += [keeper] if keeper else []
         trainer = SocioTrainer(model=model, args=args, train_dataset=train_ds,
                                eval_dataset=val_ds,
                                data_collator=PairCollator(tokenizer.pad_token_id),
@@ -134,7 +136,9 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         metrics["train/global_step"] = trainer.state.global_step
         if losses:
             metrics["train/first_loss"], metrics["train/last_loss"] = losses[0], losses[-1]
-        if trainer.state.best_model_checkpoint:
+        if keeper and (step := keeper.restore(trainer.model)) is not None:
+            metrics["train/best_step"] = step
+        elif trainer.state.best_model_checkpoint:
             metrics["train/best_step"] = int(trainer.state.best_model_checkpoint
                                              .rsplit("-", 1)[-1])
         final = export_classifier(trainer, rc, labels, tokenizer, run_dir / "model")
