@@ -27,6 +27,14 @@ class PrepareTrackingStore(Callback):
             default_tracking_uri()
         name = OmegaConf.select(config, "tracking.experiment_name", default=None) or \
             OmegaConf.select(config, "task.name", default="default")
+        from socio_re.tracking.offline import bound_http_retries, unreachable_reason
+
+        bound_http_retries()
+        reason = unreachable_reason(uri)
+        if reason:  # the jobs keep their tracking data offline and warn themselves
+            log.warning("MLflow server %s unreachable (%s); jobs record offline", uri, reason)
+            os.environ.setdefault("MLFLOW_TRACKING_URI", uri)
+            return
         try:
             import mlflow
 

@@ -12,9 +12,14 @@ import logging
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socio_re.config.schema import TrackingConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from socio_re.tracking.offline import OfflineRecord
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +65,48 @@ def default_tracking_uri() -> str:
 
 
 class MlflowTracker(Tracker):
+    """This job's MLflow run. Tracking never stops training: when the server cannot be reached,
+    at start (a quick probe of http(s) servers) or at any later call, everything from then on
+    is kept in ``<run_dir>/mlflow_offline/`` (:mod:`socio_re.tracking.offline`) for
+    ``python -m socio_re.cli.sync_tracking RUN_DIR`` to upload later. Once offline the tracker
+    stays offline for the rest of the job, so no later call waits on a dead server again.
+
+    A resumed job with a record not uploaded yet uploads it first when the server answers again,
+    then continues that run online; otherwise it appends to the record."""
+
     def __init__(self, cfg: TrackingConfig, experiment: str, run_name: str, run_dir: Path):
+        from socio_re.tracking import offline
+
+        offline.bound_http_retries()
+        self.uri = cfg.tracking_uri or default_tracking_uri()
+        self.experiment = experiment
+        self.experiment_id: str | None = None
+        self.run_id = None
+        self._run_name = run_name
+        self._run_dir = Path(run_dir)
+        self._offline: OfflineRecord | None = None
+        self._client: Any = None
+        reason = offline.unreachable_reason(self.uri)
+        if reason is not None:
+            self._go_offline(reason)
+            return
+        try:
+            if offline.OfflineRecord.pending(self._run_dir) is not None:
+                log.info("uploading the offline MLflow record of an earlier attempt")
+                offline.upload_record(self._run_dir, self.uri)
+            self._start(experiment, run_name)
+        except Exception as exc:
+            self._go_offline(offline.one_line(exc))
+
+    def _start(self, experiment: str, run_name: str) -> None:
         import mlflow
 
         self._mlflow = mlflow
-        self.uri = cfg.tracking_uri or default_tracking_uri()
-        self.experiment = experiment
         mlflow.set_tracking_uri(self.uri)
         self._client = mlflow.MlflowClient(self.uri)
         exp = self._client.get_experiment_by_name(experiment)
         exp_id = exp.experiment_id if exp else self._create_experiment(experiment)
-        previous = self._previous_run_id(run_dir)
+        previous = self._previous_run_id(self._run_dir)
         if previous:
             log.info("continuing MLflow run %s", previous)
             run = self._client.get_run(previous)
@@ -79,7 +115,7 @@ class MlflowTracker(Tracker):
             run = self._client.create_run(exp_id, run_name=run_name)
         self.run_id = run.info.run_id
         self.experiment_id = exp_id
-        (run_dir / RUN_ID_FILE).write_text(
+        (self._run_dir / RUN_ID_FILE).write_text(
             json.dumps({"run_id": self.run_id, "tracking_uri": self.uri,
                         "experiment": experiment}, indent=1) + "\n"
         )
@@ -107,7 +143,43 @@ class MlflowTracker(Tracker):
         except Exception:
             return None
 
+    # --- offline fallback ----------------------------------------------------------------------
+
+    def _go_offline(self, reason: str) -> OfflineRecord:
+        if self._offline is None:
+            from socio_re.tracking import offline
+
+            # The run already started on the server (this job's, or the one tracking.json names
+            # on resume) is the one the upload completes.
+            run_id = self.run_id or offline.recorded_run_id(self._run_dir, self.uri)
+            self._offline = offline.OfflineRecord.open(
+                self._run_dir, tracking_uri=self.uri, experiment=self.experiment or "",
+                run_name=self._run_name, run_id=run_id)
+            log.warning("%s unreachable (%s); training goes on and tracking data is %s",
+                        offline.server_label(self.uri), reason, self._offline.describe())
+        return self._offline
+
+    def _offline_after(self, what: str, call: Callable[[], object]) -> OfflineRecord | None:
+        """Make one client call while online: None when it went through, else the offline
+        record that takes this call (and all later ones)."""
+        if self._offline is not None:
+            return self._offline
+        try:
+            call()
+            return None
+        except Exception as exc:  # any client failure: a dead server, a broken store, a bug
+            from socio_re.tracking.offline import one_line
+
+            return self._go_offline(f"{what}: {one_line(exc)}")
+
+    # --- tracking ------------------------------------------------------------------------------
+
     def log_params(self, params: dict[str, str]) -> None:
+        record = self._offline_after("log_params", lambda: self._log_params_online(params))
+        if record is not None:
+            record.add_params(params)
+
+    def _log_params_online(self, params: dict[str, str]) -> None:
         from mlflow.entities import Param
 
         existing = self._client.get_run(self.run_id).data.params
@@ -119,28 +191,51 @@ class MlflowTracker(Tracker):
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self._client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        record = self._offline_after("set_tags", lambda: self._client.log_batch(
+            self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
+        if record is not None:
+            record.set_tags(tags)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import math
         import time
 
-        from mlflow.entities import Metric
-
         now = int(time.time() * 1000)
-        items = [Metric(k.replace("@", "_"), float(v), now, step or 0)
+        items = [(k.replace("@", "_"), float(v), now, step or 0)
                  for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)]
         for i in range(0, len(items), 500):
-            self._client.log_batch(self.run_id, metrics=items[i : i + 500])
+            batch = items[i : i + 500]
+            record = self._offline_after("log_metrics",
+                                         lambda batch=batch: self._log_metrics_online(batch))
+            if record is not None:
+                # Batches already sent stay on the server; the rest is kept.
+                record.add_metrics(items[i:])
+                return
+
+    def _log_metrics_online(self, items: list[tuple[str, float, int, int]]) -> None:
+        from mlflow.entities import Metric
+
+        self._client.log_batch(self.run_id, metrics=[Metric(*item) for item in items])
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        if Path(path).exists():
-            self._client.log_artifact(self.run_id, str(path), artifact_path)
+        if not Path(path).exists():
+            return
+        record = self._offline_after("log_artifact", lambda: self._client.log_artifact(
+            self.run_id, str(path), artifact_path))
+        if record is not None:
+            record.add_artifact(Path(path), artifact_path)
 
     def finish(self, status: str = "FINISHED") -> None:
-        self._client.set_terminated(self.run_id, status=status)
+        record = self._offline_after(
+            "finish", lambda: self._client.set_terminated(self.run_id, status=status))
+        if record is not None:
+            record.finish(status)
 
     def describe(self) -> str:
+        if self._offline is not None:
+            from socio_re.tracking.offline import server_label
+
+            return f"{server_label(self.uri)} unreachable: {self._offline.describe()}"
         return (f"MLflow run {self.run_id} in experiment '{self.experiment}' at {self.uri}")
 
 

@@ -1,0 +1,476 @@
+"""Tracking data kept in the run directory while the MLflow server cannot be reached, and its
+upload later.
+
+A job must not die (or stall for minutes) because the tracking server is down, so
+:class:`~socio_re.tracking.tracker.MlflowTracker` falls back to an :class:`OfflineRecord` in
+``<run_dir>/mlflow_offline/``:
+
+* ``run.json``: where it was meant to go (tracking URI, experiment, run name, the run id on that
+  server if one was already created), tags, params, status, start and end times;
+* ``metrics.jsonl``: one ``{"key", "value", "step", "timestamp"}`` per line, append-only;
+* ``artifacts.json``: the files to upload (paths relative to the run directory when inside it,
+  so the directory can be moved before the upload) and their ``artifact_path``.
+
+:func:`upload_record` (``python -m socio_re.cli.sync_tracking RUN_DIR``) sends it to the server,
+then renames the folder to ``mlflow_offline.uploaded`` and points ``tracking.json`` at the run, so
+a resumed job continues that run. Progress is saved in ``sync_state.json`` after every metric
+batch: an upload cut short continues where it stopped instead of logging metrics twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from socio_re.errors import UserError
+from socio_re.tracking.tracker import RUN_ID_FILE, artifact_location_for
+
+log = logging.getLogger(__name__)
+
+OFFLINE_DIR = "mlflow_offline"
+UPLOADED_DIR = "mlflow_offline.uploaded"
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+ARTIFACTS_FILE = "artifacts.json"
+SYNC_STATE_FILE = "sync_state.json"
+UPLOADED_FILE = "uploaded.json"
+
+SYNC_COMMAND = "python -m socio_re.cli.sync_tracking"
+# A live MLflow server answers /health within milliseconds; a few seconds covers a slow network
+# without holding up the start of a job for long when nothing answers.
+PROBE_TIMEOUT_S = 3.0
+# MLflow's defaults (7 retries with exponential backoff, 120 s timeout) stall a job for minutes
+# per call when the server is gone. Read at every request (mlflow.utils.rest_utils), so setting
+# them before the first call is enough; a user's own values win.
+HTTP_RETRY_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# MLflow's limits per log_batch call.
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_OR_TAGS_PER_BATCH = 100
+
+
+def bound_http_retries() -> None:
+    for name, value in HTTP_RETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def server_label(uri: str) -> str:
+    return f"MLflow server {uri}" if is_remote(uri) else f"MLflow store {uri}"
+
+
+def sync_command(run_dir: Path) -> str:
+    return f"{SYNC_COMMAND} {shlex.quote(str(run_dir))}"
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def unreachable_reason(uri: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why an http(s) tracking server cannot be used now, or None (reachable, or not a server:
+    local stores are not probed)."""
+    if not is_remote(uri):
+        return None
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read(64)
+        return None
+    except urllib.error.HTTPError as exc:
+        # Something answered. A 4xx (authentication, a proxy without /health) leaves the verdict
+        # to the MLflow client; a 5xx is a proxy in front of a server that is down.
+        return f"HTTP {exc.code} from {url}" if exc.code >= 500 else None
+    except OSError as exc:  # URLError, refused, timed out, unknown host
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLError):
+            # A TLS setup urllib does not share with MLflow (MLFLOW_TRACKING_INSECURE_TLS, a
+            # private CA): the server is there, let the client try.
+            return None
+        return f"no answer from {url}: {reason}"
+    except ValueError:  # a URL urllib cannot parse (credentials in it): cannot tell, try
+        return None
+
+
+def recorded_run_id(run_dir: Path, uri: str) -> str | None:
+    """The run id ``tracking.json`` holds for this tracking URI (not checked on the server)."""
+    try:
+        info = json.loads((run_dir / RUN_ID_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or info.get("tracking_uri") != uri:
+        return None
+    return info.get("run_id") or None
+
+
+def write_run_id_file(run_dir: Path, run_id: str, uri: str, experiment: str) -> None:
+    (run_dir / RUN_ID_FILE).write_text(
+        json.dumps({"run_id": run_id, "tracking_uri": uri, "experiment": experiment},
+                   indent=1) + "\n")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    # Replace in one step: a job killed mid-write leaves the previous version, not half a file.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class OfflineRecord:
+    """What a tracker would have sent, kept in ``<run_dir>/mlflow_offline/``.
+
+    Every call reads and writes the files (no state in memory), so a record uploaded while the
+    job is still running is started afresh, pointing at the uploaded run, on the next call."""
+
+    def __init__(self, run_dir: Path, *, tracking_uri: str = "", experiment: str = "",
+                 run_name: str = "", run_id: str | None = None):
+        self.run_dir = Path(run_dir)
+        self.dir = self.run_dir / OFFLINE_DIR
+        self._defaults = {"tracking_uri": tracking_uri, "experiment": experiment,
+                          "run_name": run_name, "run_id": run_id}
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def pending(cls, run_dir: Path) -> OfflineRecord | None:
+        """The record in ``run_dir`` not uploaded yet, if any."""
+        record = cls(run_dir)
+        return record if (record.dir / RUN_FILE).exists() else None
+
+    @classmethod
+    def open(cls, run_dir: Path, *, tracking_uri: str, experiment: str, run_name: str,
+             run_id: str | None) -> OfflineRecord:
+        """Start recording, appending to a pending record of an earlier attempt of this job."""
+        record = cls(run_dir, tracking_uri=tracking_uri, experiment=experiment,
+                     run_name=run_name, run_id=run_id)
+        if (record.dir / RUN_FILE).exists():
+            run = record.header()
+            # The latest intent wins for the destination; a run id it already had is kept.
+            run["tracking_uri"] = tracking_uri
+            run["run_id"] = run.get("run_id") or run_id
+            run["status"], run["end_time"] = "RUNNING", None
+            run["attempts"] = int(run.get("attempts", 1)) + 1
+            _write_json(record.dir / RUN_FILE, run)
+        else:
+            record._ensure()
+        return record
+
+    def _ensure(self) -> None:
+        if (self.dir / RUN_FILE).exists():
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        uri = self._defaults["tracking_uri"]
+        run = {
+            "format": 1,
+            "tracking_uri": uri,
+            "experiment": self._defaults["experiment"],
+            "run_name": self._defaults["run_name"],
+            # After an upload during the job, tracking.json names the uploaded run: continue it.
+            "run_id": recorded_run_id(self.run_dir, uri) or self._defaults["run_id"],
+            "status": "RUNNING",
+            "start_time": _now_ms(),
+            "end_time": None,
+            "attempts": 1,
+            "tags": {},
+            "params": {},
+        }
+        _write_json(self.dir / RUN_FILE, run)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def header(self) -> dict[str, Any]:
+        try:
+            run = json.loads((self.dir / RUN_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read the offline MLflow record {self.dir / RUN_FILE}: "
+                            f"{one_line(exc)}") from exc
+        if not isinstance(run, dict) or not run.get("experiment"):
+            raise UserError(f"{self.dir / RUN_FILE} is not an offline MLflow record")
+        run.setdefault("tags", {})
+        run.setdefault("params", {})
+        return run
+
+    def metric_lines(self) -> list[str]:
+        path = self.dir / METRICS_FILE
+        return path.read_text().splitlines() if path.exists() else []
+
+    def artifacts(self) -> list[dict[str, Any]]:
+        path = self.dir / ARTIFACTS_FILE
+        return json.loads(path.read_text()) if path.exists() else []
+
+    def artifact_file(self, entry: dict[str, Any]) -> Path:
+        path = Path(entry["path"])
+        return path if path.is_absolute() else self.run_dir / path
+
+    # --- recording -------------------------------------------------------------------------
+
+    def _update(self, change: dict[str, Any]) -> None:
+        self._ensure()
+        run = self.header()
+        for key, value in change.items():
+            if key in ("tags", "params"):
+                run[key].update(value)
+            else:
+                run[key] = value
+        _write_json(self.dir / RUN_FILE, run)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        self._update({"tags": {k: str(v) for k, v in tags.items()}})
+
+    def add_params(self, params: dict[str, Any]) -> None:
+        self._ensure()
+        existing = self.header()["params"]
+        # MLflow params are immutable: the first value of a key is the one the server keeps.
+        self._update({"params": {k: str(v) for k, v in params.items() if k not in existing}})
+
+    def add_metrics(self, items: list[tuple[str, float, int, int]]) -> None:
+        """Append (key, value, timestamp ms, step) tuples."""
+        if not items:
+            return
+        self._ensure()
+        path = self.dir / METRICS_FILE
+        lines = "".join(json.dumps({"key": k, "value": v, "step": s, "timestamp": t}) + "\n"
+                        for k, v, t, s in items)
+        # A job killed mid-line leaves no newline; start on a fresh line so the next record is
+        # not glued to the broken one.
+        if path.exists() and path.stat().st_size:
+            with path.open("rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    lines = "\n" + lines
+        with path.open("a") as f:
+            f.write(lines)
+
+    def add_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self._ensure()
+        path = Path(path).resolve()
+        try:
+            stored = str(path.relative_to(self.run_dir.resolve()))
+        except ValueError:
+            stored = str(path)
+        entry = {"path": stored, "artifact_path": artifact_path}
+        entries = self.artifacts()
+        if entry not in entries:
+            _write_json(self.dir / ARTIFACTS_FILE, [*entries, entry])
+
+    def finish(self, status: str) -> None:
+        self._update({"status": status, "end_time": _now_ms()})
+
+    def describe(self) -> str:
+        return f"kept in {self.dir}; upload later with: {sync_command(self.run_dir)}"
+
+
+# --- upload ------------------------------------------------------------------------------------
+
+
+@dataclass
+class UploadResult:
+    run_dir: Path
+    run_id: str
+    experiment: str
+    tracking_uri: str
+    already: bool = False
+    metrics: int = 0
+    params: int = 0
+    artifacts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        where = f"run {self.run_id} in experiment {self.experiment} at {self.tracking_uri}"
+        if self.already:
+            return f"{self.run_dir}: nothing to upload, already uploaded to {where}"
+        text = (f"{self.run_dir}: uploaded to {where} ({self.metrics} metric values, "
+                f"{self.params} new params, {self.artifacts} artifacts)")
+        return text + "".join(f"; {note}" for note in self.notes)
+
+
+def uploaded_dirs(run_dir: Path) -> list[Path]:
+    """Uploaded records, oldest first (``mlflow_offline.uploaded``, then ``.2``, ``.3``...)."""
+
+    def order(path: Path) -> int:
+        suffix = path.name[len(UPLOADED_DIR) + 1 :]
+        return int(suffix) if suffix.isdigit() else 1
+
+    found = [p for p in run_dir.glob(UPLOADED_DIR + "*") if (p / UPLOADED_FILE).exists()]
+    return sorted(found, key=order)
+
+
+def _free_uploaded_name(run_dir: Path) -> Path:
+    # A job that went offline again after an upload makes a second record: keep both.
+    target, n = run_dir / UPLOADED_DIR, 2
+    while target.exists():
+        target, n = run_dir / f"{UPLOADED_DIR}.{n}", n + 1
+    return target
+
+
+def upload_record(run_dir: Path, tracking_uri: str | None = None) -> UploadResult:
+    """Send the pending offline record of ``run_dir`` to ``tracking_uri`` (default: the URI it
+    was meant for). A record already uploaded is a no-op. Raises :class:`UserError` for what the
+    user can fix: no record, the server still unreachable, the upload failing midway."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir} is not a directory")
+    record = OfflineRecord.pending(run_dir)
+    if record is None:
+        done = uploaded_dirs(run_dir)
+        if done:
+            info = json.loads((done[-1] / UPLOADED_FILE).read_text())
+            return UploadResult(run_dir, info["run_id"], info["experiment"],
+                                info["tracking_uri"], already=True)
+        raise UserError(f"no offline MLflow record in {run_dir} (no {OFFLINE_DIR}/{RUN_FILE}): "
+                        "this run was tracked online or not at all")
+    run = record.header()
+    uri = tracking_uri or run["tracking_uri"]
+    bound_http_retries()
+    reason = unreachable_reason(uri)
+    if reason is not None:
+        raise UserError(f"{server_label(uri)} is still unreachable ({reason}); the record in "
+                        f"{record.dir} is kept, try again later")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _upload(record, run, uri)
+    except (MlflowException, OSError) as exc:
+        raise UserError(f"uploading {record.dir} to {uri} failed: {one_line(exc)}; what was "
+                        "sent is remembered, run the command again to continue") from exc
+
+
+def _run_exists(client: Any, run_id: str | None) -> bool:
+    if not run_id:
+        return False
+    try:
+        client.get_run(run_id)
+        return True
+    except Exception:  # not found on this server (or deleted): a new run is created instead
+        return False
+
+
+def _experiment_id(client: Any, uri: str, name: str) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location_for(uri, name))
+    except Exception:
+        exp = client.get_experiment_by_name(name)  # created concurrently by another upload
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def _metric(line: str) -> Any | None:
+    from mlflow.entities import Metric
+
+    try:
+        m = json.loads(line)
+        value = float(m["value"])
+        return Metric(str(m["key"]), value, int(m["timestamp"]), int(m.get("step") or 0)) \
+            if math.isfinite(value) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResult:
+    import mlflow
+    from mlflow.entities import Param, RunTag
+
+    client = mlflow.MlflowClient(uri)
+    experiment = run["experiment"]
+    exp_id = _experiment_id(client, uri, experiment)
+    state_file = record.dir / SYNC_STATE_FILE
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    if state.get("tracking_uri") != uri:
+        state = {}
+    # Prefer the run an interrupted upload created, then the one the job had already started on
+    # this server before it lost the connection, then the one tracking.json names there (an
+    # earlier upload of this run directory, a resume); else a new run.
+    if _run_exists(client, state.get("run_id")):
+        run_id = state["run_id"]
+    else:
+        known = [run.get("run_id"), recorded_run_id(record.run_dir, uri)]
+        run_id = next((r for r in known if _run_exists(client, r)), None) or client.create_run(
+            exp_id, start_time=run.get("start_time"), run_name=run.get("run_name") or None,
+        ).info.run_id
+        state = {"tracking_uri": uri, "run_id": run_id, "metrics_uploaded": 0}
+        _write_json(state_file, state)
+    result = UploadResult(record.run_dir, run_id, experiment, uri)
+
+    tags = [RunTag(k, str(v)) for k, v in run["tags"].items()]
+    for i in range(0, len(tags), MAX_PARAMS_OR_TAGS_PER_BATCH):
+        client.log_batch(run_id, tags=tags[i : i + MAX_PARAMS_OR_TAGS_PER_BATCH])
+    existing = client.get_run(run_id).data.params
+    # Params are immutable in MLflow: those the job sent before going offline stay as they are.
+    params = [Param(k, str(v)) for k, v in run["params"].items() if k not in existing]
+    for i in range(0, len(params), MAX_PARAMS_OR_TAGS_PER_BATCH):
+        client.log_batch(run_id, params=params[i : i + MAX_PARAMS_OR_TAGS_PER_BATCH])
+    result.params = len(params)
+
+    # Line offsets, not metric counts: a broken line (job killed mid-write) still takes its place.
+    done = int(state.get("metrics_uploaded", 0))
+    skipped = 0
+    while True:  # again until nothing new: a job still running may append meanwhile
+        lines = record.metric_lines()
+        if done >= len(lines):
+            break
+        for i in range(done, len(lines), MAX_METRICS_PER_BATCH):
+            chunk = lines[i : i + MAX_METRICS_PER_BATCH]
+            metrics = [m for m in map(_metric, chunk) if m is not None]
+            skipped += len(chunk) - len(metrics)
+            if metrics:
+                client.log_batch(run_id, metrics=metrics)
+            done = i + len(chunk)
+            result.metrics += len(metrics)
+            state["metrics_uploaded"] = done
+            _write_json(state_file, state)
+    if skipped:
+        result.notes.append(f"{skipped} unreadable metric lines skipped")
+
+    missing = []
+    for entry in record.artifacts():
+        path, artifact_path = record.artifact_file(entry), entry.get("artifact_path")
+        if path.is_dir():
+            sub = PurePosixPath(artifact_path, path.name) if artifact_path else path.name
+            client.log_artifacts(run_id, str(path), str(sub))
+        elif path.is_file():
+            client.log_artifact(run_id, str(path), artifact_path)
+        else:
+            missing.append(str(path))
+            continue
+        result.artifacts += 1
+    if missing:
+        result.notes.append(f"missing artifacts not uploaded: {', '.join(missing)}")
+
+    status = run.get("status") or "RUNNING"
+    if status == "RUNNING":
+        result.notes.append("status RUNNING: the job is still running or was killed; a "
+                            "resumed job, or this command after the job ends, completes it")
+    else:
+        client.set_terminated(run_id, status=status, end_time=run.get("end_time"))
+
+    # A resumed job continues this run, and the record is moved aside so that a second upload
+    # sends nothing twice.
+    write_run_id_file(record.run_dir, run_id, uri, experiment)
+    _write_json(record.dir / UPLOADED_FILE,
+                {"run_id": run_id, "tracking_uri": uri, "experiment": experiment,
+                 "uploaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "metrics": done})
+    os.replace(record.dir, _free_uploaded_name(record.run_dir))
+    log.info("uploaded %s to MLflow run %s at %s", record.dir, run_id, uri)
+    return result
