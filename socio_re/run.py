@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from socio_re.config.validate import validate_config
+from socio_re.sweeps.state import clear_done, write_done
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     # Record what "null = all visible GPUs" meant on this machine.
     cfg.strategy.num_processes = rc.strategy.num_processes
     resolved = freeze_config(cfg, run_dir)
+    clear_done(run_dir)  # this attempt is not done until it writes the marker again
     setup_logging(run_dir)
     print_config_tree(resolved)
 
@@ -78,6 +80,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     else:
         summary = execute(rc, resolved, run_dir)
+    write_done(run_dir, summary["metrics"], summary["tracking"])
     outputs = {k: Path(v) for k, v in summary["outputs"].items()}
     print_summary(summary["metrics"], run_dir, outputs, summary["tracking"])
     return summary["metrics"]
@@ -92,6 +95,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from transformers import set_seed
 
     from socio_re.launch.distributed import rank
+    from socio_re.sweeps.tags import sweep_tags
     from socio_re.tasks import get_task
     from socio_re.tracking import make_tracker
     from socio_re.tracking.params import config_params
@@ -107,7 +111,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         run_name=rc.run_name or run_dir.name,
         run_dir=run_dir,
     )
-    tracker.set_tags(tracker_tags(rc, run_dir))
+    tracker.set_tags({**tracker_tags(rc, run_dir), **sweep_tags(rc)})
     tracker.log_params(config_params(resolved))
     tracker.log_artifact(run_dir / "config.yaml")
     status = "FAILED"

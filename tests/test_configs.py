@@ -43,7 +43,7 @@ def test_shipped_config_composes_and_validates(group, option, task):
     overrides = [f"{group}={option}"]
     if group not in ("task", "experiment"):
         overrides.insert(0, f"task={task}")
-    if (group, option) == ("strategy", "qlora"):
+    if group == "strategy" and option.startswith("qlora"):
         overrides.append("finetune=lora")  # 4-bit weights train through adapters only
     rc = validate_config(compose(overrides))
     assert rc.task.name == task
@@ -100,8 +100,15 @@ def test_launcher_preset_composes():
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose(config_name="train", return_hydra_config=True)
-    assert "submitit" in cfg.hydra.launcher._target_
+        cfg = hydra_compose(config_name="train", return_hydra_config=True,
+                            overrides=["task=relext", "fold=2"])
+    # socio_re's resumable sweep loop over submitit's local executor.
+    assert cfg.hydra.launcher._target_.endswith("socio_re_launcher.launcher.LocalSweepLauncher")
+    from socio_re.sweeps.naming import register_resolvers
+
+    register_resolvers()
+    # The sweep directory is named after the sweep's overrides: the same command, the same dir.
+    assert cfg.hydra.sweep.dir == "multirun/relext/fold=2__task=relext"
 
 
 @pytest.mark.parametrize(

@@ -19,19 +19,23 @@ SHORT = ["trainer.max_steps=30", "trainer.logging_steps=5", "trainer.eval_steps=
 
 @pytest.fixture(scope="module")
 def fold_sweep(tmp_path_factory):
-    """python train.py -m task=relext fold=0,1 (tiny encoder), then the ensemble command."""
+    """python train.py -m task=relext fold=0,1 (tiny encoder) logging to an ``mlflow server``
+    on 127.0.0.1 (a remote store, REST), then the ensemble command."""
     import os
 
+    from mlflow_server import mlflow_server
+
     work = tmp_path_factory.mktemp("sweep")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
-    out = run_train(["-m", "task=relext", "model=tiny-encoder", "fold=0,1", *SHORT,
-                     f"hydra.sweep.dir={work / 'multirun'}"], work)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    runs = [work / "multirun" / "0", work / "multirun" / "1"]
-    ens = run_module("socio_re.cli.ensemble", [*map(str, runs), "--out", str(work / "ens")],
-                     work)
-    assert ens.returncode == 0, ens.stderr[-3000:]
-    return {"work": work, "runs": runs, "uri": os.environ["MLFLOW_TRACKING_URI"]}
+    with mlflow_server(work) as uri:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        out = run_train(["-m", "task=relext", "model=tiny-encoder", "fold=0,1", *SHORT,
+                         f"hydra.sweep.dir={work / 'multirun'}"], work)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        runs = [work / "multirun" / "fold=0", work / "multirun" / "fold=1"]
+        ens = run_module("socio_re.cli.ensemble", [*map(str, runs), "--out", str(work / "ens")],
+                         work)
+        assert ens.returncode == 0, ens.stderr[-3000:]
+        yield {"work": work, "runs": runs, "uri": uri, "stdout": out.stdout}
 
 
 def test_fold_runs_write_metrics_and_outputs(fold_sweep):
@@ -63,15 +67,59 @@ def test_folds_are_disjoint_in_the_runs(fold_sweep):
     assert val[0] and val[1] and not (val[0] & val[1])
 
 
-def test_each_fold_lands_in_mlflow_with_its_fold_tag(fold_sweep):
+def test_fold_sweep_is_a_parent_run_with_a_child_per_fold_and_the_cv_aggregate(fold_sweep):
+    """Read back through the REST API of the server the sweep logged to."""
+    import statistics
+
+    from mlflow_server import rest
+
+    uri = fold_sweep["uri"]
+    exp = rest(uri, "experiments/get-by-name", {"experiment_name": "relext"}, get=True)
+    exp_id = exp["experiment"]["experiment_id"]
+    runs = rest(uri, "runs/search", {"experiment_ids": [exp_id], "max_results": 50})["runs"]
+    tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
+    parents = [(r, t) for r, t in zip(runs, tags, strict=True)
+               if t.get("socio_re.sweep_parent") == "true"]
+    children = [(r, t) for r, t in zip(runs, tags, strict=True)
+                if t.get("mlflow.parentRunId")]
+    assert len(parents) == 1 and len(children) == 2
+    parent, ptags = parents[0]
+    assert ptags["sweep_id"] == "relext/multirun" and parent["info"]["status"] == "FINISHED"
+    assert sorted(t["fold"] for _, t in children) == ["0", "1"]
+    for run, t in children:
+        assert t["mlflow.parentRunId"] == parent["info"]["run_id"]
+        assert t["sweep_id"] == ptags["sweep_id"] and t["job_num"] in ("0", "1")
+        assert f"fold={t['fold']}" in t["overrides"].split() and t["git_commit"]
+        assert t["strategy"] == "single" and t["model"] == "tiny-encoder"
+        assert run["info"]["status"] == "FINISHED"
+    # Params: the flattened resolved config.
+    params = {p["key"]: p["value"] for p in children[0][0]["data"]["params"]}
+    assert params["trainer.max_steps"] == "30" and params["task.name"] == "relext"
+    # The aggregate on the parent: mean and sample std over folds, and pooled out-of-fold.
+    fold_f1 = [json.loads((r / "metrics.json").read_text())["val/micro_f1"]
+               for r in fold_sweep["runs"]]
+    pm = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
+    assert pm["cv/val/micro_f1/mean"] == pytest.approx(statistics.mean(fold_f1))
+    assert pm["cv/val/micro_f1/std"] == pytest.approx(statistics.stdev(fold_f1))
+    ens = json.loads((fold_sweep["work"] / "ens" / "metrics.json").read_text())
+    assert pm["oof/micro_f1"] == pytest.approx(ens["oof/micro_f1"])
+    assert "2 completed" in fold_sweep["stdout"]
+
+
+def test_aggregate_command_rebuilds_the_parent_from_tags_alone(fold_sweep, tmp_path):
+    """As if the launching process had died: no sweep.json, no parent run id to go on."""
     import mlflow
 
     client = mlflow.MlflowClient(fold_sweep["uri"])
     exp = client.get_experiment_by_name("relext")
-    runs = client.search_runs([exp.experiment_id])
-    assert sorted(r.data.tags["fold"] for r in runs) == ["0", "1"]
-    assert all(r.info.status == "FINISHED" for r in runs)
-    assert all("val/micro_f1" in r.data.metrics for r in runs)
+    out = run_module("socio_re.cli.aggregate", ["relext/multirun", "--tracking-uri",
+                                                fold_sweep["uri"]], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "val/micro_f1" in out.stdout and "oof/micro_f1" in out.stdout
+    parent = client.search_runs([exp.experiment_id], filter_string=(
+        "tags.sweep_id = 'relext/multirun' and tags.`socio_re.sweep_parent` = 'true'"))
+    assert len(parent) == 1  # found again by its tags, not duplicated
+    assert parent[0].data.metrics["cv/n_jobs"] == 2
 
 
 def test_ensemble_scores_the_mean_of_two_folds_and_pools_out_of_fold(fold_sweep):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from socio_re.cli.errors import run_reporting_user_errors
 from socio_re.errors import DataError
+from socio_re.evaluation.ensemble import pooled_out_of_fold
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -65,22 +66,6 @@ def _test_instances(rc, args: argparse.Namespace) -> list:
     instances, _ = build_instances(corpus[args.split], context=rc.data.context,
                                    type_pairs=type_pairs)
     return instances
-
-
-def pooled_out_of_fold(runs: list[Path], labels) -> tuple[dict, object]:
-    """Concatenate each fold's validation predictions and score them together."""
-    import pandas as pd
-
-    from socio_re.metrics.relext import relext_metrics
-
-    frames = [pd.read_csv(r / "val_predictions.csv") for r in runs
-              if (r / "val_predictions.csv").exists()]
-    if not frames:
-        return {}, None
-    oof = pd.concat(frames, ignore_index=True)
-    m = relext_metrics(oof["gold_label"].tolist(), oof["pred_label"].tolist(), labels)
-    m["folds"] = len(frames)
-    return {f"oof/{k}": v for k, v in m.items()}, oof
 
 
 def ensemble(args: argparse.Namespace) -> dict:

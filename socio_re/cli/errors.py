@@ -10,6 +10,16 @@ from socio_re.errors import UserError
 
 T = TypeVar("T")
 
+# The last one-line error printed: a sweep job passes it to its launcher (socio_re.sweeps).
+LAST_ERROR_LINE: str | None = None
+
+
+def _report(line: str, code: int):
+    global LAST_ERROR_LINE
+    LAST_ERROR_LINE = line
+    print(line, file=sys.stderr)
+    sys.exit(code)
+
 
 def hydra_error_line(exc: BaseException) -> str | None:
     """One line for an error Hydra raises while composing (None if it is not one)."""
@@ -44,6 +54,8 @@ def hydra_error_line(exc: BaseException) -> str | None:
         return "config error: " + " ".join(str(exc).split())
     if isinstance(exc, OmegaConfBaseException):
         return str(translate_omegaconf_error(exc))
+    if isinstance(exc, ValueError) and str(exc).startswith("Only one of --run, --multirun"):
+        return f"usage error: {exc} (e.g. drop -m to print the config with --cfg job)"
     return None
 
 
@@ -54,17 +66,14 @@ def run_reporting_user_errors(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except UserError as exc:
-        print(exc if str(exc).startswith("config error") else f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _report(str(exc) if str(exc).startswith("config error") else f"error: {exc}",
+                exc.exit_code)
     except RunInterrupted as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _report(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        _report("interrupted", 130)
     except Exception as exc:
         line = hydra_error_line(exc)
         if line is None:
             raise
-        print(line, file=sys.stderr)
-        sys.exit(2)
+        _report(line, 2)

@@ -13,6 +13,9 @@ import hydra
 from omegaconf import DictConfig
 
 from socio_re.cli.errors import run_reporting_user_errors
+from socio_re.sweeps.naming import register_resolvers
+
+register_resolvers()  # conf/train.yaml names sweep directories with it
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 

@@ -113,6 +113,26 @@ class TrackingConfig:
 
 
 @dataclass
+class SweepConfig:
+    """Multirun (-m) settings. The job.* fields are filled in by the sweep launcher for each job
+    (hydra_plugins/socio_re_launcher); leave them null."""
+
+    # The sweep directory's name under multirun/<task>/; null = derived from the sweep's
+    # overrides, so the same command finds the same directory (and its finished jobs) again.
+    name: str | None = None
+    # Jobs running at once on this machine; null = CPU cores / processes per job (at least 1).
+    max_parallel: int | None = None
+    # unfinished: skip jobs with a done marker, resume interrupted ones, re-run failed ones;
+    # all: run every job again (each still resumes from its own checkpoints unless resume=never).
+    rerun: str = "unfinished"
+    # Set by the launcher:
+    id: str | None = None
+    parent_run_id: str | None = None
+    job_num: int | None = None
+    job_overrides: str | None = None
+
+
+@dataclass
 class RunConfig:
     task: Any = None
     data: Any = None
@@ -122,6 +142,7 @@ class RunConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     seed: int = 42
     # Cross-validation fold (relext); socrates has no folds.
     fold: Any = None

@@ -25,6 +25,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "trainer.precision": ("auto", "fp32", "bf16", "fp16"),
     "tracking.backend": ("mlflow", "none"),
     "strategy.backend": ("auto", "nccl", "gloo"),
+    "sweep.rerun": ("unfinished", "all"),
 }
 
 

@@ -8,6 +8,7 @@ one row order with :func:`align_predictions`, then their probability matrices ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -94,3 +95,18 @@ def _keyed(frame: pd.DataFrame, keys: list[str], i: int) -> pd.DataFrame:
     if dupes:
         raise ValueError(f"prediction frame {i} has {dupes} duplicated instance keys {keys}")
     return indexed
+
+
+def pooled_out_of_fold(runs: Sequence[Path], labels) -> tuple[dict, object]:
+    """Concatenate each fold's validation predictions (its held-out abstracts) and score them
+    together: the cross-validation estimate that does not average per-fold F1s."""
+    from socio_re.metrics.relext import relext_metrics
+
+    frames = [pd.read_csv(Path(r) / "val_predictions.csv") for r in runs
+              if (Path(r) / "val_predictions.csv").exists()]
+    if not frames:
+        return {}, None
+    oof = pd.concat(frames, ignore_index=True)
+    m = relext_metrics(oof["gold_label"].tolist(), oof["pred_label"].tolist(), labels)
+    m["folds"] = len(frames)
+    return {f"oof/{k}": v for k, v in m.items()}, oof

@@ -24,7 +24,9 @@ from socio_re.errors import ConfigError, UserError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 LAUNCHER_DIR = CONF_DIR / "hydra" / "launcher"
-SLURM_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+# Ours (resumable sweeps) and the plain plugin's, both on submitit's SLURM executor.
+SLURM_TARGETS = ("hydra_plugins.socio_re_launcher.launcher.SlurmSweepLauncher",
+                 "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher")
 # Keys the plugin passes to the executor's constructor instead of update_parameters.
 _INIT_KEYS = {"submitit_folder", "max_num_timeout", "_target_"}
 # The port range the rendezvous port is drawn from (job id modulo its size): above the
@@ -45,6 +47,9 @@ def compose_train(overrides: list[str]) -> DictConfig:
     """
     from hydra import compose, initialize_config_dir
 
+    from socio_re.sweeps.naming import register_resolvers
+
+    register_resolvers()
     if not any(o.lstrip("+~").startswith("hydra/launcher=") for o in overrides):
         overrides = ["hydra/launcher=slurm", *overrides]
     # job_name "train" so ${hydra.job.name} (the job name in the script) matches train.py's.
@@ -57,7 +62,7 @@ def _launcher_params(cfg: DictConfig) -> dict[str, Any]:
     node = cfg.hydra.launcher if "hydra" in cfg else cfg
     params = OmegaConf.to_container(node, resolve=True)
     assert isinstance(params, dict)
-    if params.get("_target_") != SLURM_TARGET:
+    if params.get("_target_") not in SLURM_TARGETS:
         # Name the option the user picked (hydra/launcher=local), not the plugin class.
         choice = OmegaConf.select(cfg, "hydra.runtime.choices.hydra/launcher",
                                   default=params.get("_target_"))

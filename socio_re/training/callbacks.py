@@ -23,14 +23,21 @@ class TrackerCallback(TrainerCallback):
 
 
 class StopAtStepCallback(TrainerCallback):
-    """Save and stop at a given step, as a preempted job would (tests resume on it)."""
+    """Save and stop at a given step, as a preempted job would (tests resume on it).
+
+    Only a run that started before the step stops: running the same command again resumes
+    from that checkpoint and finishes, like a killed job that is simply started again."""
 
     def __init__(self, step: int):
         self.step = step
         self.stopped = False
+        self.start = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = state.global_step  # > 0 when resumed from a checkpoint
 
     def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= self.step and state.global_step < state.max_steps:
+        if self.start < self.step <= state.global_step < state.max_steps:
             control.should_save = True
             control.should_training_stop = True
             self.stopped = True

@@ -1,0 +1,362 @@
+"""The sweep loop behind ``python train.py -m ...`` (hydra_plugins/socio_re_launcher holds the
+thin Hydra plugin classes that call it).
+
+What it adds to hydra-submitit-launcher:
+- a deterministic sweep directory and one directory per job named after the job's own
+  overrides, so re-running the same command finds earlier work;
+- skip jobs with a done marker, resume interrupted ones (their checkpoints are in their
+  directory and ``resume=auto``), re-run failed ones;
+- bounded parallelism on the local executor (CPU cores or GPUs per job), distinct GPUs for
+  concurrent local jobs;
+- one failing job does not stop the others; a summary table at the end, non-zero exit if any
+  job did not finish;
+- an MLflow parent run created before the jobs start, the cross-validation aggregate on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from socio_re.errors import UserError
+from socio_re.sweeps.naming import job_dir_name
+from socio_re.sweeps.state import clear_done, job_state, read_done
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FILE = "sweep_summary.json"
+
+
+class SweepFailed(UserError):
+    """Some jobs of the sweep did not finish; the summary above says which and why."""
+
+    exit_code = 1
+
+
+class JobExit(Exception):
+    """A job ended with ``sys.exit(code)`` (a one-line user error, or a planned stop); raised
+    instead so that submitit records it as the job's failure with the message."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(f"exit {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class JobRecord:
+    num: int
+    name: str
+    overrides: str
+    directory: str
+    status: str = "pending"  # completed | skipped | interrupted | failed
+    error: str = ""
+    log: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+# --- job side (runs inside the submitit job) ---------------------------------------------
+
+
+def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_num: int,
+                  singleton_state: dict, job_info: dict[str, Any]):
+    """Compose the job's config, pin its directory and sweep identity, run it."""
+    import submitit
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import run_job, setup_globals
+    from omegaconf import open_dict
+
+    from socio_re.cli import errors
+
+    Singleton.set_state(singleton_state)
+    setup_globals()
+    cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config,
+                                                                 sweep_overrides)
+    with open_dict(cfg):
+        cfg.hydra.job.id = submitit.JobEnvironment().job_id
+        cfg.hydra.job.num = job_num
+        # Fixed strings: re-resolving the interpolations here would see this job's overrides.
+        cfg.hydra.sweep.dir = job_info["sweep_dir"]
+        cfg.hydra.sweep.subdir = job_info["subdir"]
+        cfg.sweep.id = job_info["sweep_id"]
+        cfg.sweep.parent_run_id = job_info["parent_run_id"]
+        cfg.sweep.job_num = job_num
+        cfg.sweep.job_overrides = job_info["overrides"]
+    try:
+        return run_job(hydra_context=launcher.hydra_context, task_function=launcher.task_function,
+                       config=cfg, job_dir_key=job_dir_key, job_subdir_key="hydra.sweep.subdir")
+    except SystemExit as exc:  # the entry point's one-line errors end in sys.exit(code)
+        code = exc.code if isinstance(exc.code, int) else 1
+        if code:
+            raise JobExit(code, errors.LAST_ERROR_LINE or f"exit code {code}") from None
+        raise
+
+
+# --- launcher side -----------------------------------------------------------------------
+
+
+def _executor(launcher, folder: str):
+    """submitit's executor with the launcher's parameters (as hydra-submitit-launcher does)."""
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
+
+    kind = launcher._EXECUTOR
+    params = dict(launcher.params)
+    init = {"folder": folder}
+    if "max_num_timeout" in params:
+        init[f"{kind}_max_num_timeout"] = params.pop("max_num_timeout")
+    params.pop("submitit_folder", None)
+    executor = submitit.AutoExecutor(cluster=kind, **init)
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{k if k in base else f"{kind}_{k}": v
+                                  for k, v in params.items()})
+    return executor
+
+
+def visible_gpu_ids() -> list[int]:
+    """GPU ids this process may use, without importing torch (the launcher stays light)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [int(x) for x in env.split(",") if x.strip().isdigit()]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return list(range(sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))))
+
+
+def processes_per_job(cfg) -> int:
+    s = cfg.strategy
+    if s.get("num_processes"):
+        return int(s.num_processes)
+    if s.get("devices"):
+        return len(s.devices)
+    return 0  # null: every visible GPU (or 2 on CPU), resolved below
+
+
+def parallel_slots(cfg, gpus: list[int]) -> tuple[int, int]:
+    """(jobs at once, GPUs per job). A job that needs N processes gets N GPUs (or N cores)."""
+    per_job = processes_per_job(cfg)
+    if gpus:
+        per_job = per_job or len(gpus)
+        slots = max(1, len(gpus) // per_job)
+    else:
+        per_job = per_job or 2
+        slots = max(1, (os.cpu_count() or 1) // per_job)
+    wanted = cfg.sweep.get("max_parallel")
+    return (min(slots, int(wanted)) if wanted else slots), (per_job if gpus else 0)
+
+
+def _varying(job_overrides) -> list[list[str]]:
+    """Each job's overrides minus those shared by every job (those name the sweep, not it)."""
+    common = set.intersection(*(set(o) for o in job_overrides)) if len(job_overrides) > 1 \
+        else set()
+    return [[o for o in overrides if o not in common] for overrides in job_overrides]
+
+
+def _error_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "JobExit: " in line:
+            return line.split("JobExit: ", 1)[1]
+    return lines[-1][:300] if lines else "unknown error"
+
+
+def launch_sweep(launcher, job_overrides, initial_job_idx: int):
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import open_dict
+
+    from socio_re.sweeps.parent import aggregate_sweep, finish_parent, open_parent
+
+    cfg = launcher.config
+    sweep_dir = Path(str(cfg.hydra.sweep.dir)).absolute()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open_dict(cfg):
+        cfg.hydra.sweep.dir = str(sweep_dir)  # pickled with the launcher into every job
+    sweep_id = f"{cfg.task.name}/{sweep_dir.name}"
+    rerun = cfg.sweep.get("rerun", "unfinished")
+    overrides = " ".join(str(o) for o in cfg.hydra.overrides.task)
+
+    parent = uri = experiment = None
+    if cfg.tracking.backend == "mlflow":
+        from socio_re.tracking.tracker import default_tracking_uri, git_commit
+
+        uri = cfg.tracking.get("tracking_uri") or default_tracking_uri()
+        experiment = cfg.tracking.get("experiment_name") or cfg.task.name
+        parent = open_parent(uri, experiment, sweep_id, sweep_dir, {
+            "task": str(cfg.task.name), "overrides": overrides,
+            "git_commit": git_commit(Path(__file__).parent), "launcher": launcher._EXECUTOR})
+
+    names = [job_dir_name(v) for v in _varying([list(o) for o in job_overrides])]
+    records: list[JobRecord] = []
+    to_run: list[tuple[JobRecord, list[str]]] = []
+    for i, (job, name) in enumerate(zip(job_overrides, names, strict=True)):
+        num = initial_job_idx + i
+        directory = sweep_dir / name
+        rec = JobRecord(num, name, " ".join(job), str(directory))
+        records.append(rec)
+        state = job_state(directory)
+        if state == "completed" and rerun == "unfinished":
+            rec.status = "skipped"
+            rec.metrics = (read_done(directory) or {}).get("metrics", {})
+            continue
+        if state == "completed":
+            clear_done(directory)
+        to_run.append((rec, list(job)))
+
+    gpus = visible_gpu_ids() if launcher._EXECUTOR == "local" else []
+    slots, gpus_per_job = parallel_slots(cfg, gpus)
+    skipped = sum(r.status == "skipped" for r in records)
+    log.info("sweep %s: %d jobs (%d already done, %d to run, %s) in %s", sweep_id,
+             len(records), skipped, len(to_run),
+             f"{slots} at a time" if launcher._EXECUTOR == "local" else "on SLURM", sweep_dir)
+    print(f"sweep {sweep_id}: {len(records)} jobs, {skipped} already done, {len(to_run)} to run"
+          + (f", {slots} at a time" if launcher._EXECUTOR == "local" else ""), flush=True)
+
+    executor = _executor(launcher, str(sweep_dir / ".submitit" / "%j"))
+    state = Singleton.get_state()
+
+    def params(rec: JobRecord, job: list[str]) -> tuple:
+        info = {"sweep_dir": str(sweep_dir), "subdir": rec.name, "sweep_id": sweep_id,
+                "parent_run_id": parent, "overrides": rec.overrides}
+        return (job, "hydra.sweep.dir", rec.num, f"job_id_for_{rec.num}", state, info)
+
+    results: dict[int, JobReturn] = {}
+    running: list[tuple[Any, JobRecord, list[int]]] = []
+    free = list(gpus)
+
+    def collect(job, rec: JobRecord) -> None:
+        rec.log = str(job.paths.stderr)
+        try:
+            ret = job.result()
+        except Exception as exc:  # the job raised (JobExit) or died
+            rec.error = _error_line(str(exc))
+            rec.status = "interrupted" if rec.error.startswith("exit 3") else "failed"
+            return
+        if ret.status == JobStatus.COMPLETED:
+            rec.status = "completed"
+            rec.metrics = (read_done(Path(rec.directory)) or {}).get("metrics", {})
+            results[rec.num] = ret
+        else:
+            exc = ret._return_value
+            rec.status = "failed"
+            rec.error = _error_line(f"{type(exc).__name__}: {exc}")
+
+    pending = list(to_run)
+    try:
+        if launcher._EXECUTOR == "local":
+            while pending or running:
+                while pending and len(running) < slots:
+                    rec, job = pending.pop(0)
+                    ids = [free.pop(0) for _ in range(gpus_per_job)] if gpus_per_job else []
+                    if gpus_per_job:
+                        executor.update_parameters(gpus_per_node=gpus_per_job, visible_gpus=ids)
+                    running.append((executor.submit(launcher, *params(rec, job)), rec, ids))
+                    log.info("started job #%d %s", rec.num, rec.name)
+                time.sleep(0.5)
+                for item in [r for r in running if r[0].done()]:
+                    running.remove(item)
+                    collect(item[0], item[1])
+                    free.extend(item[2])
+                    print(f"job #{item[1].num} {item[1].name}: {item[1].status}", flush=True)
+        elif pending:
+            wanted = cfg.sweep.get("max_parallel")
+            if wanted:
+                executor.update_parameters(slurm_array_parallelism=int(wanted))
+            columns = zip(*(params(r, j) for r, j in pending), strict=True)
+            jobs = executor.map_array(launcher, *columns)
+            for job, (rec, _) in zip(jobs, pending, strict=True):
+                job.wait()
+                collect(job, rec)
+    except KeyboardInterrupt:
+        # Ctrl-C: stop the local jobs (SLURM jobs keep running on the cluster); a re-run of
+        # the same command resumes them from their checkpoints.
+        for job, rec, _ in running:
+            job.cancel(check=False)
+            rec.status, rec.log = "interrupted", str(job.paths.stderr)
+            rec.error = "exit 130: cancelled (Ctrl-C)"
+        for rec in records:
+            if rec.status == "pending":  # not started, or still queued/running on SLURM
+                rec.status, rec.error = "interrupted", "exit 130: sweep stopped (Ctrl-C)"
+
+    unfinished = [r for r in records if r.status not in ("completed", "skipped")]
+    if parent is not None:
+        try:
+            agg = aggregate_sweep(uri, experiment, sweep_id, parent, sweep_dir)
+            log.info("aggregate of %d jobs logged on MLflow parent run %s", agg["jobs"], parent)
+        except Exception as exc:
+            log.warning("no aggregate for sweep %s: %s", sweep_id, exc)
+        finish_parent(uri, parent, "FAILED" if unfinished else "FINISHED")
+    _write_summary(sweep_dir, sweep_id, parent, records)
+    print_sweep_summary(sweep_id, sweep_dir, parent, uri, records)
+    if unfinished:
+        raise SweepFailed(
+            f"{len(unfinished)} of {len(records)} jobs did not finish (see the table above); "
+            "fix the cause and re-run the same command: finished jobs are skipped, "
+            "interrupted ones resume from their checkpoints")
+    for rec in records:
+        if rec.num not in results:  # skipped: report its earlier result to Hydra
+            ret = JobReturn()
+            ret.status = JobStatus.COMPLETED
+            ret.return_value = rec.metrics.get("objective")
+            ret.overrides = rec.overrides.split()
+            results[rec.num] = ret
+    return [results[r.num] for r in records]
+
+
+def _write_summary(sweep_dir: Path, sweep_id: str, parent: str | None,
+                   records: list[JobRecord]) -> None:
+    (sweep_dir / SUMMARY_FILE).write_text(json.dumps(
+        {"sweep_id": sweep_id, "parent_run_id": parent, "jobs": [asdict(r) for r in records]},
+        indent=1, default=str) + "\n")
+
+
+def print_sweep_summary(sweep_id: str, sweep_dir: Path, parent: str | None, uri: str | None,
+                        records: list[JobRecord]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sweep {sweep_id}", show_lines=False)
+    for col in ("#", "job", "status", "objective", "details"):
+        table.add_column(col, overflow="fold")
+    style = {"completed": "green", "skipped": "cyan", "interrupted": "yellow", "failed": "red"}
+    def rel(path: str | Path) -> str:  # paths inside the sweep directory, printed below
+        p = Path(path)
+        return str(p.relative_to(sweep_dir)) if p.is_relative_to(sweep_dir) else str(p)
+
+    for r in records:
+        obj = r.metrics.get("objective")
+        if r.error:
+            run_log = Path(r.directory) / "run.log"
+            error = r.error.split(": ", 1)[-1] if r.error.startswith("exit ") else r.error
+            detail = f"{error}\nlog: {rel(r.log)}" + \
+                (f"\n     {rel(run_log)}" if run_log.exists() else "")
+        else:
+            detail = rel(r.directory) + "/"
+        table.add_row(str(r.num), r.name, f"[{style.get(r.status, '')}]{r.status}[/]",
+                      f"{obj:.4g}" if isinstance(obj, (int, float)) else "—", detail)
+    console = Console(width=max(Console().width, 120))
+    console.print(table)
+    counts = {s: sum(r.status == s for r in records)
+              for s in ("completed", "skipped", "interrupted", "failed")}
+    done = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    console.print(f"{done}; sweep dir {sweep_dir}", soft_wrap=True)
+    for r in records:  # unwrapped, one line each: easy to grep and to copy the log path
+        if r.error:
+            console.print(f"job #{r.num} {r.name} {r.status}: {r.error} (log: {r.log})",
+                          soft_wrap=True, markup=False, highlight=False)
+    if parent:
+        console.print(f"MLflow parent run {parent} at {uri} (aggregate: cv/<metric>/mean|std"
+                      ", oof/* for relext folds); compare: python -m socio_re.cli.compare "
+                      f"--sweep {sweep_id}")

@@ -1,0 +1,157 @@
+"""The MLflow side of a sweep: one parent run, created before the jobs start, each job a child
+run (``mlflow.parentRunId``), and the cross-validation aggregate on the parent at the end.
+
+The aggregate is recomputed from tags alone (``sweep_id`` on every child), so a sweep whose
+launching process died can be summarised later: ``python -m socio_re.cli.aggregate SWEEP``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SWEEP_FILE = "sweep.json"
+AGGREGATE_FILE = "aggregate.json"
+PARENT_TAG = "socio_re.sweep_parent"
+# Final metrics worth a mean and spread over jobs (step curves such as train/loss are not).
+AGGREGATED_PREFIXES = ("val/", "test/", "objective")
+
+
+def open_parent(uri: str, experiment: str, sweep_id: str, sweep_dir: Path,
+                tags: dict[str, str]) -> str | None:
+    """The sweep's parent run id: the one recorded in ``sweep.json`` (a re-run of the same
+    sweep), else a new run. None when the store cannot be reached (the jobs still run)."""
+    from socio_re.tracking.offline import bound_http_retries, unreachable_reason
+
+    info_path = sweep_dir / SWEEP_FILE
+    bound_http_retries()
+    reason = unreachable_reason(uri)
+    if reason:
+        log.warning("MLflow server %s unreachable (%s): no parent run for sweep %s; once it is "
+                    "back, upload the jobs (python -m socio_re.cli.sync_tracking JOB_DIR...) and "
+                    "run python -m socio_re.cli.aggregate %s", uri, reason, sweep_id, sweep_dir)
+        return None
+    try:
+        import mlflow
+
+        client = mlflow.MlflowClient(uri)
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        parent = info.get("parent_run_id") if info.get("tracking_uri") == uri else None
+        if parent:
+            client.get_run(parent)  # raises if it was deleted
+            client.update_run(parent, status="RUNNING")
+        else:
+            exp = client.get_experiment_by_name(experiment)
+            exp_id = exp.experiment_id if exp else _create_experiment(client, uri, experiment)
+            run = client.create_run(exp_id, run_name=f"sweep {sweep_id}",
+                                    tags={**tags, PARENT_TAG: "true", "sweep_id": sweep_id,
+                                          "sweep_dir": str(sweep_dir)})
+            parent = run.info.run_id
+    except Exception as exc:  # tracking must never stop a sweep
+        log.warning("no MLflow parent run for sweep %s (%s: %s); the jobs still run and "
+                    "`python -m socio_re.cli.aggregate %s` can summarise them later",
+                    sweep_id, type(exc).__name__, exc, sweep_dir)
+        return None
+    info_path.write_text(json.dumps({"sweep_id": sweep_id, "parent_run_id": parent,
+                                     "tracking_uri": uri, "experiment": experiment,
+                                     "overrides": tags.get("overrides", "")}, indent=1) + "\n")
+    return parent
+
+
+def _create_experiment(client, uri: str, name: str) -> str:
+    from socio_re.tracking.tracker import artifact_location_for
+
+    return client.create_experiment(name, artifact_location=artifact_location_for(uri, name))
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def aggregate_metrics(children: list[dict[str, float]]) -> dict[str, float]:
+    """``cv/<metric>/mean`` and ``cv/<metric>/std`` for every final metric of the jobs."""
+    keys = sorted({k for m in children for k in m if k.startswith(AGGREGATED_PREFIXES)})
+    out: dict[str, float] = {"cv/n_jobs": float(len(children))}
+    for key in keys:
+        values = [m[key] for m in children if key in m and math.isfinite(m[key])]
+        if values:
+            out[f"cv/{key}/mean"], out[f"cv/{key}/std"] = mean_std(values)
+    return out
+
+
+def child_runs(client, experiment_id: str, sweep_id: str) -> list:
+    """The finished child runs of a sweep, found by their ``sweep_id`` tag alone."""
+    runs = client.search_runs([experiment_id], filter_string=f"tags.sweep_id = '{sweep_id}'",
+                              max_results=5000)
+    return [r for r in runs if r.data.tags.get(PARENT_TAG) != "true"
+            and r.info.status == "FINISHED"]
+
+
+def find_parent(client, experiment_id: str, sweep_id: str) -> str | None:
+    runs = client.search_runs([experiment_id], filter_string=(
+        f"tags.sweep_id = '{sweep_id}' and tags.`{PARENT_TAG}` = 'true'"), max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def aggregate_sweep(uri: str, experiment: str, sweep_id: str, parent_run_id: str | None = None,
+                    sweep_dir: Path | None = None) -> dict[str, Any]:
+    """Compute the aggregate from the children's tags and metrics, log it on the parent (made
+    if missing), write ``aggregate.json`` into the sweep directory when known; return it."""
+    import mlflow
+
+    from socio_re.errors import UserError
+
+    client = mlflow.MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise UserError(f"no MLflow experiment {experiment!r} at {uri}; pass --experiment "
+                        "(the task name by default) or --tracking-uri")
+    children = child_runs(client, exp.experiment_id, sweep_id)
+    if not children:
+        raise UserError(f"no finished runs tagged sweep_id={sweep_id!r} in experiment "
+                        f"{experiment!r} at {uri}")
+    metrics = aggregate_metrics([dict(r.data.metrics) for r in children])
+    folds = [r for r in children if "fold" in r.data.tags]
+    run_dirs = [Path(r.data.tags["run_dir"]) for r in folds if "run_dir" in r.data.tags]
+    if folds and len(run_dirs) == len(folds) and children[0].data.tags.get("task") == "relext":
+        from socio_re.data.relext.documents import LABELS
+        from socio_re.evaluation.ensemble import pooled_out_of_fold
+
+        oof, _ = pooled_out_of_fold(sorted(run_dirs), LABELS)
+        metrics.update({k: float(v) for k, v in oof.items()
+                        if isinstance(v, (int, float)) and math.isfinite(v)})
+    parent = parent_run_id or find_parent(client, exp.experiment_id, sweep_id)
+    if parent is None:
+        parent = client.create_run(exp.experiment_id, run_name=f"sweep {sweep_id}",
+                                   tags={PARENT_TAG: "true", "sweep_id": sweep_id}).info.run_id
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    client.log_batch(parent, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+    client.set_tag(parent, "cv_jobs", ",".join(sorted(
+        r.data.tags.get("job_num", r.info.run_id) for r in children)))
+    result = {"sweep_id": sweep_id, "parent_run_id": parent, "experiment": experiment,
+              "tracking_uri": uri, "jobs": len(children), "metrics": metrics}
+    if sweep_dir is not None and Path(sweep_dir).is_dir():
+        (Path(sweep_dir) / AGGREGATE_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def finish_parent(uri: str, parent_run_id: str, status: str) -> None:
+    try:
+        import mlflow
+
+        mlflow.MlflowClient(uri).set_terminated(parent_run_id, status=status)
+    except Exception as exc:
+        log.warning("could not close the MLflow parent run %s: %s", parent_run_id, exc)

@@ -1,0 +1,45 @@
+"""What a job directory says about the job: finished (done marker), interrupted (checkpoints
+but no marker) or not run / failed (neither)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+DONE_FILE = "done.json"
+
+
+def write_done(run_dir: Path, metrics: dict[str, Any], tracking: str) -> Path:
+    """Written last, by rank 0, once metrics and outputs are on disk: its presence means the job
+    is complete and a re-run of the sweep may skip it."""
+    path = Path(run_dir) / DONE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"status": "completed", "finished_at": time.time(),
+                               "metrics": metrics, "tracking": tracking}, indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_done(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / DONE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return any((Path(run_dir) / "checkpoints").glob("checkpoint-*"))
+
+
+def job_state(run_dir: Path) -> str:
+    """completed | interrupted | new"""
+    if read_done(run_dir):
+        return "completed"
+    return "interrupted" if has_checkpoint(run_dir) else "new"
+
+
+def clear_done(run_dir: Path) -> None:
+    (Path(run_dir) / DONE_FILE).unlink(missing_ok=True)
