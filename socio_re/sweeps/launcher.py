@@ -27,7 +27,7 @@ from typing import Any
 
 from socio_re.errors import UserError
 from socio_re.sweeps.naming import job_dir_name
-from socio_re.sweeps.state import clear_done, job_state, read_done
+from socio_re.sweeps.state import clear_done, has_checkpoint, job_state, read_done
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,15 @@ def _varying(job_overrides) -> list[list[str]]:
 
 
 def _error_line(text: str) -> str:
+    """The line that says why: our one-line error (JobExit), submitit's "no output" verdict for
+    a process that died (killed, out of memory), else the exception's last line."""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     for line in reversed(lines):
         if "JobExit: " in line:
             return line.split("JobExit: ", 1)[1]
+    for line in lines:
+        if line.startswith("has not produced any output"):
+            return f"the job process died without a result ({line.split('(', 1)[-1].rstrip(')')})"
     return lines[-1][:300] if lines else "unknown error"
 
 
@@ -242,7 +247,11 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
             ret = job.result()
         except Exception as exc:  # the job raised (JobExit) or died
             rec.error = _error_line(str(exc))
-            rec.status = "interrupted" if rec.error.startswith("exit 3") else "failed"
+            # A planned stop (exit 3), or a job killed from outside after a checkpoint: both
+            # resume on a re-run, so neither is a failure to fix.
+            killed = "JobExit" not in str(exc) and has_checkpoint(Path(rec.directory))
+            rec.status = "interrupted" if rec.error.startswith("exit 3") or killed \
+                else "failed"
             return
         if ret.status == JobStatus.COMPLETED:
             rec.status = "completed"
