@@ -151,3 +151,16 @@ def test_failed_and_interrupted_jobs_are_reported_and_only_they_are_redone(tmp_p
     children = client.search_runs([exp.experiment_id], filter_string=(
         f"tags.sweep_id = 'socrates/{sweep_dir.name}' and tags.job_num = '2'"))
     assert len(children) == 1 and children[0].info.status == "FINISHED"
+
+
+def test_error_lines_say_why_a_job_ended():
+    from socio_re.sweeps.launcher import _error_line
+
+    ours = "Traceback (most recent call last):\n  ...\nsocio_re.sweeps.launcher.JobExit: " \
+        "exit 2: config error: fold=7 is invalid"
+    assert _error_line(ours) == "exit 2: config error: fold=7 is invalid"
+    killed = ("Job 13838 (task: 0) with path /s/.submitit/13838/13838_0_result.pkl\n"
+              "has not produced any output (state: FAILED)\nError stream produced:\n"
+              "----------------------------------------\n 86%|████████▌ | 6/7 [00:08<00:01]")
+    assert _error_line(killed) == "the job process died without a result (state: FAILED)"
+    assert _error_line("ValueError: boom") == "ValueError: boom"
