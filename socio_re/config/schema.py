@@ -98,6 +98,12 @@ class TrainerConfig:
     precision: str = "auto"
     gradient_checkpointing: bool = False
     dataloader_num_workers: int = 0
+    # Padding-free packed batches (socrates, causal LM with sdpa/eager/flash attention): the
+    # batch's examples in one row, position ids restarting per example, nothing padded.
+    packing: bool = False
+    # Batches of similar lengths (HF LengthGroupedSampler): less padding where packing does not
+    # apply (relext's encoders).
+    group_by_length: bool = False
     # Simulate a preemption: stop right after the checkpoint at this step (for testing resume).
     stop_at_step: int | None = None
 

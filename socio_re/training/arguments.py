@@ -72,6 +72,8 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
     )
+    if t.group_by_length:
+        kwargs["train_sampling_strategy"] = "group_by_length"
     kwargs.update(trainer_kwargs(rc, world_size, model))
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)

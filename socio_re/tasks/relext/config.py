@@ -73,6 +73,8 @@ def validate(rc) -> None:
     t: RelextTaskConfig = rc.task
     d: RelextDataConfig = rc.data
     checks = [
+        (not rc.trainer.packing, "trainer.packing", rc.trainer.packing, "false for task=relext",
+         "each pair is classified from its own sequence; use trainer.group_by_length=true"),
         (t.transform in TRANSFORMS, "task.transform", t.transform, ", ".join(TRANSFORMS)),
         (t.pooling in POOLINGS, "task.pooling", t.pooling, ", ".join(POOLINGS)),
         (t.max_length >= 16, "task.max_length", t.max_length, "an integer >= 16"),
@@ -89,9 +91,9 @@ def validate(rc) -> None:
         (t.eval.max_rows is None or t.eval.max_rows >= 1, "task.eval.max_rows",
          t.eval.max_rows, "an integer >= 1 or null"),
     ]
-    for ok, key, value, allowed in checks:
+    for ok, key, value, allowed, *hint in checks:
         if not ok:
-            raise ConfigError(key, value, allowed)
+            raise ConfigError(key, value, allowed, *hint)
     tr = rc.trainer
     if t.load_best and tr.eval_steps and tr.save_steps and tr.save_steps % tr.eval_steps:
         raise ConfigError("trainer.save_steps", tr.save_steps,

@@ -70,6 +70,7 @@ def validate(rc) -> None:
     """Cross-field rules of the socrates sections (rc is a validated RunConfig)."""
     from socio_re.data.socsci.splits import SPLIT_KINDS
     from socio_re.errors import ConfigError
+    from socio_re.training.packing import PACKING_ATTENTION
 
     t: SocratesTaskConfig = rc.task
     d: SocsciDataConfig = rc.data
@@ -98,6 +99,10 @@ def validate(rc) -> None:
          "socrates uses data.split, not cross-validation folds"),
         (rc.model.kind == "decoder", "model", rc.model.name, "a decoder (causal LM) model",
          "socrates generates answers; encoders are for task=relext"),
+        (not rc.trainer.packing or (rc.model.attn_implementation or "sdpa") in PACKING_ATTENTION,
+         "model.attn_implementation", rc.model.attn_implementation,
+         ", ".join(PACKING_ATTENTION) + " with trainer.packing=true",
+         "only these keep packed examples apart; or trainer.group_by_length=true"),
     ]
     for ok, key, value, allowed, *hint in checks:
         if not ok:

@@ -37,6 +37,7 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker, arg
     from socio_re.training.arguments import training_arguments
     from socio_re.training.collate import CausalLMCollator
     from socio_re.training.fit import fit, run_callbacks
+    from socio_re.training.packing import PackedCausalLMCollator
     from socio_re.training.trainer import SocioTrainer
 
     has_eval = len(datasets["val"]) > 0
@@ -49,7 +50,8 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker, arg
         args=args,
         train_dataset=datasets["train"],
         eval_dataset=datasets["val"] if has_eval else None,
-        data_collator=CausalLMCollator(tokenizer.pad_token_id),
+        data_collator=PackedCausalLMCollator() if rc.trainer.packing
+        else CausalLMCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=callbacks,
     )
