@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ demo: $(STAMP)
 # DeepSpeed's CPU ops compile once into the cache (g++ and ninja are needed, as on CI).
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 TORCH_EXTENSIONS_DIR=$(CURDIR)/.cache/torch_extensions $(BIN)/python -m pytest -q
+
+# Benchmarks (not tests): each figure beside its baseline, measured in the same run; writes
+# benchmarks/results/*.json and benchmarks/RESULTS.md.
+BENCHES := padding tokenize socrates_train relext_train socrates_eval overheads
+bench: $(STAMP)
+	for b in $(BENCHES); do HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
+	$(BIN)/python benchmarks/report.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

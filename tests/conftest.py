@@ -49,3 +49,16 @@ def run_module(module: str, args: list[str], cwd: Path, timeout: int = 600,
                stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=os.environ.copy(), input=stdin)
+
+
+@pytest.fixture(scope="session")
+def tiny_causal(cache_dir):
+    """(run config, tiny causal LM in eval mode, its tokenizer) for in-process model tests."""
+    os.environ["SOCIO_RE_CACHE_DIR"] = str(cache_dir)
+    from socio_re.config.validate import validate_config
+    from socio_re.models.load import load_causal_lm, load_tokenizer, resolve_model_path
+
+    rc = validate_config(compose(["task=socrates"]))
+    path = resolve_model_path(rc.model)
+    tokenizer = load_tokenizer(rc.model, path)
+    return rc, load_causal_lm(rc.model, tokenizer, path).eval(), tokenizer

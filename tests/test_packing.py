@@ -10,19 +10,12 @@ from socio_re.config.validate import validate_config
 
 
 @pytest.fixture(scope="module")
-def model_and_examples(cache_dir):
-    import os
-
-    os.environ["SOCIO_RE_CACHE_DIR"] = str(cache_dir)
+def model_and_examples(tiny_causal):
     import torch
 
-    from socio_re.models.load import load_causal_lm, load_tokenizer, resolve_model_path
     from socio_re.tasks.socrates.formatting import sft_example
 
-    rc = validate_config(compose(["task=socrates"]))
-    path = resolve_model_path(rc.model)
-    tokenizer = load_tokenizer(rc.model, path)
-    model = load_causal_lm(rc.model, tokenizer, path).eval()
+    rc, model, tokenizer = tiny_causal
     prompts = [("Age: 34; Gender: Female. How much do you agree? Answer 1 to 7.", 5),
                ("Age: 71. Would you donate? Only return an integer from 0 to 100.", 40),
                ("Ideology: Liberal; Income: $50k. Rate the policy from 1 to 11, nothing else.",

@@ -25,7 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="model or checkpoint directory (default: <run_dir>/model)")
     p.add_argument("--split", choices=["test", "val"], default=None)
-    p.add_argument("--decoding", choices=["greedy", "sample"], default=None)
+    p.add_argument("--decoding", choices=["greedy", "sample", "score"], default=None)
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--name", default=None, help="output subfolder name (default: derived)")

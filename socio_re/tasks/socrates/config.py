@@ -10,6 +10,8 @@ from socio_re.data.socsci.schema import SYSTEM_PROMPT
 @dataclass
 class SocratesEvalConfig:
     # sample (the paper's protocol: temperature 0.6, top_p 0.9, one seeded draw per row) | greedy
+    # | score (every answer of the row's scale scored in batched forward passes: the whole
+    # distribution; the protocol's draw is taken from it, plus its mode and expected value)
     decoding: str = "sample"
     temperature: float = 0.6
     top_p: float = 0.9
@@ -87,7 +89,8 @@ def validate(rc) -> None:
         (0 <= d.max_malformed_fraction <= 1, "data.max_malformed_fraction",
          d.max_malformed_fraction, "a number in [0, 1]"),
         (t.max_length >= 16, "task.max_length", t.max_length, "an integer >= 16"),
-        (e.decoding in ("greedy", "sample"), "task.eval.decoding", e.decoding, "greedy, sample"),
+        (e.decoding in ("greedy", "sample", "score"), "task.eval.decoding", e.decoding,
+         "greedy, sample, score"),
         (e.temperature > 0, "task.eval.temperature", e.temperature, "a number > 0"),
         (0 < e.top_p <= 1, "task.eval.top_p", e.top_p, "a number in (0, 1]"),
         (e.max_new_tokens >= 1, "task.eval.max_new_tokens", e.max_new_tokens, "an integer >= 1"),

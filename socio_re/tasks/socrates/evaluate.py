@@ -31,23 +31,44 @@ def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Pat
 
     e = task_cfg.eval
     prompts = [prompt_ids(tokenizer, p, task_cfg.system_prompt) for p in frame["prompt"]]
-    texts = generate_answers(model, tokenizer, prompts, decoding=e.decoding,
-                             temperature=e.temperature, top_p=e.top_p,
-                             max_new_tokens=e.max_new_tokens, batch_size=e.batch_size,
-                             seed=e.seed, desc=f"scoring {prefix}")
+    scales = [parse_scale(s) for s in frame["stimuli"]]
+    scored: dict[str, list] = {}
+    if e.decoding == "score" and not task_cfg.include_reasoning:
+        scored = _score_answers(model, tokenizer, prompts, scales, e, prefix)
+    todo = [i for i in range(len(prompts)) if not scored or scored["draw"][i] is None]
+    texts = [""] * len(prompts)
+    if todo:  # generation: every row, or the rows whose scale is too wide to enumerate
+        generated = generate_answers(
+            model, tokenizer, [prompts[i] for i in todo],
+            decoding="sample" if e.decoding == "score" else e.decoding,
+            temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
+            batch_size=e.batch_size, seed=e.seed, desc=f"generating {prefix}")
+        for i, text in zip(todo, generated, strict=True):
+            texts[i] = text
+    for i, value in enumerate(scored.get("draw", [])):
+        if value is not None:
+            texts[i] = str(value)
     # With a rationale first, the integer is the answer's last line.
     answers = [t.strip().splitlines()[-1] if task_cfg.include_reasoning and t.strip() else t
                for t in texts]
     parsed = [parse_answer(a) for a in answers]
-    scales = [parse_scale(s) for s in frame["stimuli"]]
     preds = frame[[c for c in ID_COLUMNS if c in frame]].copy()
     preds["response"] = frame["response"].to_numpy()
     preds["prediction"] = [float(p) if p is not None else math.nan for p in parsed]
     preds["scale_min"] = [s[0] if s else math.nan for s in scales]
     preds["scale_max"] = [s[1] if s else math.nan for s in scales]
     preds["raw_output"] = texts
+    for key in ("mode", "expected", "distribution"):
+        if scored:
+            preds[f"pred_{key}"] = [math.nan if v is None else v for v in scored[key]]
 
     metrics, per_study = compute_socrates_metrics(preds)
+    if scored:  # the mode and the expected value of the same distributions, scored alike
+        for key in ("mode", "expected"):
+            alt, _ = compute_socrates_metrics(preds.assign(prediction=preds[f"pred_{key}"]))
+            metrics.update({f"{key}/{k}": v for k, v in alt.items()
+                            if k in ("wasserstein", "accuracy", "mae", "pearson", "spearman")})
+        metrics["scored_rate"] = sum(v is not None for v in scored["draw"]) / max(len(preds), 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "predictions": out_dir / f"{prefix}_predictions.csv",
@@ -57,3 +78,31 @@ def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Pat
     per_study.to_csv(files["per_study"], index=False)
     named = {f"{prefix}/{k}": v for k, v in metrics.items()}
     return named, files
+
+
+def _score_answers(model, tokenizer, prompts, scales, e, prefix: str) -> dict[str, list]:
+    """Whole answer distributions over each row's scale: a seeded protocol draw, the mode, the
+    expected value, and the distribution itself (JSON, probabilities >= 0.001)."""
+    import json
+
+    import numpy as np
+
+    from socio_re.evaluation.candidates import candidate_values, draw, score_candidates
+
+    values = [candidate_values(s) for s in scales]
+    probs = score_candidates(model, tokenizer, prompts, values, max_sequences=e.batch_size * 8,
+                             desc=f"scoring {prefix} answers")
+    rng = np.random.default_rng(e.seed)
+    out: dict[str, list] = {"draw": [], "mode": [], "expected": [], "distribution": []}
+    for vals, p in zip(values, probs, strict=True):
+        if p is None:
+            for key in out:
+                out[key].append(None)
+            continue
+        v = np.asarray(vals, dtype=float)
+        out["draw"].append(draw(p, vals, temperature=e.temperature, top_p=e.top_p, rng=rng))
+        out["mode"].append(float(v[int(np.argmax(p))]))
+        out["expected"].append(float((v * p).sum()))
+        out["distribution"].append(json.dumps(
+            {int(a): round(float(b), 4) for a, b in zip(vals, p, strict=True) if b >= 1e-3}))
+    return out

@@ -1,0 +1,110 @@
+"""Shared helpers for the benchmarks: compose a run config, time things, record results.
+
+Every benchmark writes ``benchmarks/results/<name>.json``: the command that produced it, the
+machine, and rows of (what, value, unit, baseline, baseline value, ratio) measured side by side
+in the same process run. ``benchmarks/report.py`` renders them into ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CONF_DIR = ROOT / "conf"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def compose_rc(overrides: list[str]):
+    """The validated RunConfig ``python train.py <overrides>`` would run."""
+    from hydra import compose, initialize_config_dir
+
+    from socio_re.config.validate import validate_config
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    return validate_config(cfg)
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "torch": torch.__version__, "gpu": gpu}
+
+
+def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[float, Any]:
+    """Median wall seconds of ``repeats`` calls, and the last call's result."""
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def row(what: str, value: float, unit: str, baseline: str | None = None,
+        baseline_value: float | None = None, higher_is_better: bool = True) -> dict[str, Any]:
+    """One figure with its baseline; ratio > 1 means socio_re is better."""
+    ratio = None
+    if baseline_value:
+        ratio = value / baseline_value if higher_is_better else baseline_value / value
+    return {"what": what, "value": value, "unit": unit, "baseline": baseline,
+            "baseline_value": baseline_value, "ratio": ratio,
+            "higher_is_better": higher_is_better}
+
+
+def record(name: str, rows: list[dict[str, Any]], notes: str = "") -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    command = "python " + " ".join([str(Path(sys.argv[0]).relative_to(ROOT))
+                                    if Path(sys.argv[0]).is_absolute() else sys.argv[0],
+                                    *sys.argv[1:]])
+    path.write_text(json.dumps({"benchmark": name, "command": command, "machine": machine(),
+                                "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows,
+                                "notes": notes}, indent=1) + "\n")
+    for r in rows:
+        ratio = f"  ×{r['ratio']:.2f} vs {r['baseline']}" if r["ratio"] else ""
+        print(f"{name}: {r['what']}: {r['value']:.4g} {r['unit']}{ratio}")
+    return path
+
+
+def pad_to(batch: dict[str, Any], width: int, pad_values: dict[str, int]) -> dict[str, Any]:
+    """A dynamically padded batch widened to a fixed length (the seed pipelines' padding)."""
+    import torch
+
+    out = dict(batch)
+    for key, value in pad_values.items():
+        t = out[key]
+        out[key] = torch.nn.functional.pad(t, (0, width - t.shape[1]), value=value)
+    return out
+
+
+def time_train_steps(make_model: Callable[[], Any], batches: list, collate: Callable,
+                     lr: float) -> float:
+    """Seconds for ``len(batches) - 1`` AdamW steps of a fresh model; the first step is a
+    warm-up (allocators, kernels) and not timed."""
+    import torch
+
+    torch.manual_seed(0)
+    model = make_model().train()
+    optim = torch.optim.AdamW(model.parameters(), lr=lr)
+    start = 0.0
+    for i, b in enumerate(batches):
+        if i == 1:
+            start = time.perf_counter()
+        model(**collate(b)).loss.backward()
+        optim.step()
+        optim.zero_grad()
+    return time.perf_counter() - start
