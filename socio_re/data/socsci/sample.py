@@ -611,3 +611,57 @@ def generate_sample(
         pq.write_table(table.slice(bounds[i], bounds[i + 1] - bounds[i]), path)
         paths.append(path)
     return paths
+
+
+def generate_full_scale(
+    out_dir: str | Path,
+    *,
+    rows: int = 2_900_000,
+    num_studies: int = 210,
+    seed: int = 0,
+    shard_rows: int = 250_000,
+) -> list[Path]:
+    """SocSci210 at full size (2.9M responses over 210 studies by default), in the same schema
+    and shard naming as :func:`generate_sample`, written shard by shard so memory stays bounded
+    by one shard. Participants per study are chosen so every study has about
+    ``rows / num_studies`` responses whatever its design."""
+    if rows < num_studies or num_studies < 1 or shard_rows < 1:
+        raise ValueError("need rows >= num_studies >= 1 and shard_rows >= 1")
+    rng = np.random.default_rng(seed)
+    specs = _make_studies(rng, num_studies)
+    per_study = rows / num_studies
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_old_shards(out)
+    buffer: dict[str, list] = {k: [] for k in SCHEMA.names}
+    written: list[Path] = []
+    next_id = 0
+
+    def flush() -> None:
+        nonlocal buffer
+        n = len(buffer["study_id"])
+        if not n:
+            return
+        path = out / f"train-{len(written):05d}-of-NNNNN.parquet"
+        pq.write_table(pa.Table.from_pydict(buffer, schema=SCHEMA), path)
+        written.append(path)
+        buffer = {k: [] for k in SCHEMA.names}
+
+    for spec in specs:
+        per_person = spec.n_tasks * (spec.n_conditions if spec.within_subject else 1)
+        study = _study_rows(spec, rng, max(1, round(per_study / per_person)))
+        n = len(study["study_id"])
+        study["sample_id"] = list(range(next_id, next_id + n))
+        next_id += n
+        for key, values in study.items():
+            buffer[key].extend(values)
+        if len(buffer["study_id"]) >= shard_rows:
+            flush()
+    flush()
+    # The shard count is known only now: name them as the hub does, train-0000i-of-0000n.
+    final = []
+    for i, path in enumerate(written):
+        target = out / f"train-{i:05d}-of-{len(written):05d}.parquet"
+        path.rename(target)
+        final.append(target)
+    return final
