@@ -10,7 +10,8 @@ import json
 
 from common import RESULTS, ROOT
 
-ORDER = ("padding", "socrates_train", "relext_train", "socrates_eval", "tokenize", "overheads")
+ORDER = ("padding", "socrates_train", "relext_train", "socrates_eval", "tokenize", "prepare_0.1",
+         "prepare_1", "overheads")
 
 
 def fmt(v: float | None) -> str:

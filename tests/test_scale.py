@@ -26,18 +26,23 @@ def test_full_scale_generator_writes_bounded_shards_in_the_exact_schema(tmp_path
 
 
 @pytest.mark.slow
-def test_tokenizing_in_worker_processes_equals_one_process(tiny_causal):
+def test_tokenizing_in_worker_processes_equals_one_process(tiny_causal, tmp_path,
+                                                            monkeypatch):
     import pandas as pd
+    from datasets import load_from_disk
 
+    from socio_re.tasks.socrates import formatting
     from socio_re.tasks.socrates.data import prepare_splits
-    from socio_re.tasks.socrates.formatting import tokenize_frame
 
     rc, _, tokenizer = tiny_causal
     frame = prepare_splits(rc.data, rc.paths.cache_dir).frames["train"].head(300)
     frame = pd.concat([frame, frame.assign(prompt=frame["prompt"] + " " * 4000)])  # some too long
     kwargs = dict(system_prompt=rc.task.system_prompt, include_reasoning=False, max_length=512)
-    serial, s_stats = tokenize_frame(tokenizer, frame, num_proc=1, **kwargs)
-    parallel, p_stats = tokenize_frame(tokenizer, frame, num_proc=2, min_parallel_rows=1,
-                                       **kwargs)
-    assert parallel == serial and p_stats == s_stats
+    serial, s_stats = formatting.tokenize_frame(tokenizer, frame, **kwargs)
+    monkeypatch.setattr(formatting, "CHUNK_ROWS", 70)  # several chunks per worker
+    p_stats = formatting.tokenize_to_disk(tokenizer, frame, tmp_path / "ds", num_proc=2,
+                                          min_parallel_rows=1, **kwargs)
+    ds = load_from_disk(str(tmp_path / "ds"))
+    assert {k: ds[k] for k in serial} == serial and p_stats == s_stats
     assert s_stats["kept"] == 300 and s_stats["dropped_too_long"] == 300
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"]  # the chunks are gone

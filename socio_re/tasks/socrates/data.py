@@ -99,9 +99,9 @@ def tokenizer_fingerprint(tokenizer) -> str:
 def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: str | Path,
                      names: tuple[str, ...] = ("train", "val")):
     """``{name: datasets.Dataset}`` with input_ids/labels, built once per shaping inputs."""
-    from datasets import Dataset, load_from_disk
+    from datasets import load_from_disk
 
-    from socio_re.tasks.socrates.formatting import tokenize_frame
+    from socio_re.tasks.socrates.formatting import tokenize_to_disk
 
     shaping = {
         "split_key": prepared.key,
@@ -117,15 +117,15 @@ def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: s
     def build(tmp: Path) -> None:
         stats = {}
         for name in names:
-            cols, stats[name] = tokenize_frame(
-                tokenizer, prepared.frames[name], system_prompt=task_cfg.system_prompt,
+            stats[name] = tokenize_to_disk(
+                tokenizer, prepared.frames[name], tmp / name,
+                system_prompt=task_cfg.system_prompt,
                 include_reasoning=task_cfg.include_reasoning, max_length=task_cfg.max_length)
             if stats[name]["rows"] and not stats[name]["kept"]:
                 from socio_re.errors import DataError
 
                 raise DataError(f"every {name} row is longer than task.max_length="
                                 f"{task_cfg.max_length} tokens; raise task.max_length")
-            Dataset.from_dict(cols).save_to_disk(str(tmp / name))
         (tmp / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
 
     build_once(target, build, meta=shaping)

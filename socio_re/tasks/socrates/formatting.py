@@ -55,38 +55,87 @@ def sft_example(
 
 # Below this many rows one process is faster than starting workers.
 PARALLEL_MIN_ROWS = 20_000
+# Rows a worker tokenizes and writes at a time: bounds memory whatever the split's size.
+CHUNK_ROWS = 10_000
 
 
 def tokenize_frame(tokenizer, df, *, system_prompt: str, include_reasoning: bool,
-                   max_length: int, num_proc: int | None = None,
-                   min_parallel_rows: int = PARALLEL_MIN_ROWS) -> tuple[dict[str, list],
-                                                                        dict[str, int]]:
-    """Tokenize a split; rows longer than max_length are dropped (truncating would cut the
-    profile or the question) and counted in the returned stats.
+                   max_length: int) -> tuple[dict[str, list], dict[str, int]]:
+    """Tokenize a split in memory; rows longer than max_length are dropped (truncating would
+    cut the profile or the question) and counted in the returned stats."""
+    cols = _tokenize_rows(tokenizer, _rows(df), system_prompt, include_reasoning, max_length,
+                          progress=True)
+    return cols, _stats(len(df), [len(x) for x in cols["input_ids"]])
 
-    Large splits are cut into chunks tokenized by ``num_proc`` worker processes (default: all
-    cores): the chat template is rendered in Python, one row at a time, so one core is the
-    bottleneck otherwise. The result is the same, in the same order."""
+
+def tokenize_to_disk(tokenizer, df, out_dir, *, system_prompt: str, include_reasoning: bool,
+                     max_length: int, num_proc: int | None = None,
+                     min_parallel_rows: int = PARALLEL_MIN_ROWS) -> dict[str, int]:
+    """Tokenize a split into a ``datasets`` directory at ``out_dir``; returns the stats.
+
+    Large splits go in chunks of CHUNK_ROWS to ``num_proc`` spawned workers (default: every
+    core; not forked, the parent may hold torch and tokenizer threads). Each worker writes its
+    chunk as Arrow and returns only its lengths; the chunks are then concatenated on disk
+    (memory-mapped), so memory stays bounded by a chunk per worker. The chat template is
+    rendered in Python one row at a time, which is why one core would be the bottleneck."""
     import os
+    import shutil
+    import tempfile
+    from pathlib import Path
 
-    reasoning = df["reasoning"] if "reasoning" in df else [None] * len(df)
-    rows = list(zip(df["prompt"], df["response"], reasoning, df["sample_id"], strict=True))
+    from datasets import Dataset, concatenate_datasets, load_from_disk
+
+    out_dir = Path(out_dir)
     workers = num_proc or os.cpu_count() or 1
-    if workers > 1 and len(rows) >= min_parallel_rows:
-        cols = _tokenize_parallel(tokenizer, rows, workers, system_prompt=system_prompt,
-                                  include_reasoning=include_reasoning, max_length=max_length)
-    else:
-        cols = _tokenize_rows(tokenizer, rows, system_prompt, include_reasoning, max_length,
-                              progress=True)
-    lengths = [len(x) for x in cols["input_ids"]]
-    stats = {
-        "rows": len(df),
+    if workers <= 1 or len(df) < min_parallel_rows:
+        cols, stats = tokenize_frame(tokenizer, df, system_prompt=system_prompt,
+                                     include_reasoning=include_reasoning, max_length=max_length)
+        Dataset.from_dict(cols).save_to_disk(str(out_dir))
+        return stats
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    rows = _rows(df)
+    chunks_dir = Path(tempfile.mkdtemp(prefix=".chunks-", dir=out_dir.parent))
+    jobs = [(tokenizer, rows[i:i + CHUNK_ROWS], system_prompt, include_reasoning, max_length,
+             str(chunks_dir / f"{i // CHUNK_ROWS:06d}")) for i in range(0, len(rows), CHUNK_ROWS)]
+    lengths: list[int] = []
+    written: list[str] = []
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for job, part in tqdm(zip(jobs, pool.map(_tokenize_chunk_to_disk, jobs),
+                                      strict=True), total=len(jobs),
+                                  desc=f"tokenizing ({workers} processes)", unit="chunk",
+                                  leave=False):
+                lengths += part
+                if part:  # a chunk whose rows were all too long wrote nothing loadable
+                    written.append(job[-1])
+        parts = [load_from_disk(path) for path in written]
+        merged = concatenate_datasets(parts) if parts else Dataset.from_dict(
+            {"input_ids": [], "labels": [], "sample_id": []})
+        merged.save_to_disk(str(out_dir))
+    finally:
+        shutil.rmtree(chunks_dir, ignore_errors=True)
+    return _stats(len(df), lengths)
+
+
+def _rows(df) -> list[tuple]:
+    reasoning = df["reasoning"] if "reasoning" in df else [None] * len(df)
+    return list(zip(df["prompt"], df["response"], reasoning, df["sample_id"], strict=True))
+
+
+def _stats(n_rows: int, lengths: list[int]) -> dict[str, int]:
+    return {
+        "rows": n_rows,
         "kept": len(lengths),
-        "dropped_too_long": len(df) - len(lengths),
+        "dropped_too_long": n_rows - len(lengths),
+        "tokens": sum(lengths),
         "max_tokens": max(lengths, default=0),
         "mean_tokens": round(sum(lengths) / len(lengths), 1) if lengths else 0,
     }
-    return cols, stats
 
 
 def _tokenize_rows(tokenizer, rows, system_prompt: str, include_reasoning: bool,
@@ -108,28 +157,12 @@ def _tokenize_rows(tokenizer, rows, system_prompt: str, include_reasoning: bool,
     return cols
 
 
-def _tokenize_chunk(args) -> dict[str, list]:
-    return _tokenize_rows(*args)
+def _tokenize_chunk_to_disk(job) -> list[int]:
+    """Worker: tokenize one chunk, write it as a dataset, return its kept lengths."""
+    from datasets import Dataset
 
-
-def _tokenize_parallel(tokenizer, rows, workers: int, **kwargs) -> dict[str, list]:
-    """Chunks to spawned workers (not forked: the parent may hold threads of torch and the
-    Rust tokenizer), results concatenated in chunk order."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm.auto import tqdm
-
-    n_chunks = workers * 8  # small enough to balance, large enough to amortise pickling
-    size = -(-len(rows) // n_chunks)
-    chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
-    args = [(tokenizer, c, kwargs["system_prompt"], kwargs["include_reasoning"],
-             kwargs["max_length"]) for c in chunks]
-    cols: dict[str, list] = {"input_ids": [], "labels": [], "sample_id": []}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for part in tqdm(pool.map(_tokenize_chunk, args), total=len(args), leave=False,
-                         desc=f"tokenizing ({workers} processes)", unit="chunk"):
-            for key in cols:
-                cols[key] += part[key]
-    return cols
+    tokenizer, rows, system_prompt, include_reasoning, max_length, path = job
+    cols = _tokenize_rows(tokenizer, rows, system_prompt, include_reasoning, max_length)
+    if cols["input_ids"]:
+        Dataset.from_dict(cols).save_to_disk(path)
+    return [len(x) for x in cols["input_ids"]]
