@@ -164,3 +164,21 @@ def test_error_lines_say_why_a_job_ended():
               "----------------------------------------\n 86%|████████▌ | 6/7 [00:08<00:01]")
     assert _error_line(killed) == "the job process died without a result (state: FAILED)"
     assert _error_line("ValueError: boom") == "ValueError: boom"
+
+
+def test_parallel_slots_give_each_job_its_processes_or_gpus():
+    import os
+
+    from omegaconf import OmegaConf
+
+    from socio_re.sweeps.launcher import parallel_slots
+
+    def cfg(n, max_parallel=None):
+        return OmegaConf.create({"strategy": {"num_processes": n, "devices": None},
+                                 "sweep": {"max_parallel": max_parallel}})
+
+    assert parallel_slots(cfg(2), [0, 1, 2, 3]) == (2, 2)  # two 2-GPU jobs at once
+    assert parallel_slots(cfg(None), [0, 1, 2, 3]) == (1, 4)  # null: every GPU
+    assert parallel_slots(cfg(1, max_parallel=3), list(range(8))) == (3, 1)
+    assert parallel_slots(cfg(1), []) == (max(1, os.cpu_count() or 1), 0)
+    assert parallel_slots(cfg(64), []) == (1, 0)  # never fewer than one

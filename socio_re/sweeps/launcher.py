@@ -77,6 +77,10 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
 
     Singleton.set_state(singleton_state)
     setup_globals()
+    if job_info.get("threads"):
+        # Concurrent local jobs share the cores: each gets its share, not all of them (set
+        # before torch is imported; a multi-process job's ranks keep it too).
+        os.environ.setdefault("OMP_NUM_THREADS", str(job_info["threads"]))
     cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config,
                                                                  sweep_overrides)
     with open_dict(cfg):
@@ -232,9 +236,13 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     executor = _executor(launcher, str(sweep_dir / ".submitit" / "%j"))
     state = Singleton.get_state()
 
+    # Threads per process when jobs run side by side on this machine's CPU cores.
+    threads = max(1, (os.cpu_count() or 1) // (slots * max(1, processes_per_job(cfg) or 2))) \
+        if launcher._EXECUTOR == "local" and not gpus and slots > 1 else None
+
     def params(rec: JobRecord, job: list[str]) -> tuple:
         info = {"sweep_dir": str(sweep_dir), "subdir": rec.name, "sweep_id": sweep_id,
-                "parent_run_id": parent, "overrides": rec.overrides}
+                "parent_run_id": parent, "overrides": rec.overrides, "threads": threads}
         return (job, "hydra.sweep.dir", rec.num, f"job_id_for_{rec.num}", state, info)
 
     results: dict[int, JobReturn] = {}
