@@ -47,8 +47,9 @@ def open_parent(uri: str, experiment: str, sweep_id: str, sweep_dir: Path,
             client.get_run(parent)  # raises if it was deleted
             client.update_run(parent, status="RUNNING")
         else:
-            exp = client.get_experiment_by_name(experiment)
-            exp_id = exp.experiment_id if exp else _create_experiment(client, uri, experiment)
+            from socio_re.tracking.tracker import experiment_id
+
+            exp_id = experiment_id(client, uri, experiment)
             run = client.create_run(exp_id, run_name=f"sweep {sweep_id}",
                                     tags={**tags, PARENT_TAG: "true", "sweep_id": sweep_id,
                                           "sweep_dir": str(sweep_dir)})
@@ -62,12 +63,6 @@ def open_parent(uri: str, experiment: str, sweep_id: str, sweep_dir: Path,
                                      "tracking_uri": uri, "experiment": experiment,
                                      "overrides": tags.get("overrides", "")}, indent=1) + "\n")
     return parent
-
-
-def _create_experiment(client, uri: str, name: str) -> str:
-    from socio_re.tracking.tracker import artifact_location_for
-
-    return client.create_experiment(name, artifact_location=artifact_location_for(uri, name))
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -38,11 +38,9 @@ class PrepareTrackingStore(Callback):
         try:
             import mlflow
 
-            client = mlflow.MlflowClient(uri)
-            if client.get_experiment_by_name(name) is None:
-                from socio_re.tracking.tracker import artifact_location_for
+            from socio_re.tracking.tracker import experiment_id
 
-                client.create_experiment(name, artifact_location=artifact_location_for(uri, name))
+            experiment_id(mlflow.MlflowClient(uri), uri, name)
             # Jobs find the same store even if they start elsewhere.
             os.environ.setdefault("MLFLOW_TRACKING_URI", uri)
         except Exception as exc:

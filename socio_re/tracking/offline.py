@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from socio_re.errors import UserError
-from socio_re.tracking.tracker import RUN_ID_FILE, artifact_location_for
+from socio_re.tracking.tracker import RUN_ID_FILE, experiment_id
 
 log = logging.getLogger(__name__)
 
@@ -363,19 +363,6 @@ def _run_exists(client: Any, run_id: str | None) -> bool:
         return False
 
 
-def _experiment_id(client: Any, uri: str, name: str) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=artifact_location_for(uri, name))
-    except Exception:
-        exp = client.get_experiment_by_name(name)  # created concurrently by another upload
-        if exp is None:
-            raise
-        return exp.experiment_id
-
-
 def _metric(line: str) -> Any | None:
     from mlflow.entities import Metric
 
@@ -394,7 +381,7 @@ def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResul
 
     client = mlflow.MlflowClient(uri)
     experiment = run["experiment"]
-    exp_id = _experiment_id(client, uri, experiment)
+    exp_id = experiment_id(client, uri, experiment)
     state_file = record.dir / SYNC_STATE_FILE
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     if state.get("tracking_uri") != uri:

@@ -58,6 +58,21 @@ def artifact_location_for(uri: str, experiment: str) -> str | None:
     return None
 
 
+def experiment_id(client, uri: str, name: str) -> str:
+    """The id of experiment ``name``, created (artifacts beside a sqlite store) if missing.
+    Another process creating it at the same moment is fine: we then read its id."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location_for(uri, name))
+    except Exception:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
 def default_tracking_uri() -> str:
     """$MLFLOW_TRACKING_URI, else a sqlite store in the working directory (what `mlflow ui`
     opens by default when started there)."""
@@ -104,8 +119,7 @@ class MlflowTracker(Tracker):
         self._mlflow = mlflow
         mlflow.set_tracking_uri(self.uri)
         self._client = mlflow.MlflowClient(self.uri)
-        exp = self._client.get_experiment_by_name(experiment)
-        exp_id = exp.experiment_id if exp else self._create_experiment(experiment)
+        exp_id = experiment_id(self._client, self.uri, experiment)
         previous = self._previous_run_id(self._run_dir)
         if previous:
             log.info("continuing MLflow run %s", previous)
@@ -119,16 +133,6 @@ class MlflowTracker(Tracker):
             json.dumps({"run_id": self.run_id, "tracking_uri": self.uri,
                         "experiment": experiment}, indent=1) + "\n"
         )
-
-    def _create_experiment(self, name: str) -> str:
-        try:
-            return self._client.create_experiment(
-                name, artifact_location=artifact_location_for(self.uri, name))
-        except Exception:
-            exp = self._client.get_experiment_by_name(name)
-            if exp is None:
-                raise
-            return exp.experiment_id
 
     def _previous_run_id(self, run_dir: Path) -> str | None:
         f = run_dir / RUN_ID_FILE
