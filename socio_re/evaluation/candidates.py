@@ -99,9 +99,10 @@ def _score_batch(model, tokenizer, prompts: list[list[int]], cands: tuple[int, .
     return token_lp.sum(-1).view(rows, k).cpu().numpy()
 
 
-def draw(probs: np.ndarray, values: Sequence[int], *, temperature: float, top_p: float,
-         rng: np.random.Generator) -> int:
-    """One answer under the paper's sampling protocol, applied to whole answers."""
+def protocol_distribution(probs: np.ndarray, *, temperature: float,
+                          top_p: float) -> np.ndarray:
+    """The distribution the paper's sampling protocol draws from, over whole answers:
+    ``probs`` sharpened by ``temperature``, then cut to the smallest top set reaching ``top_p``."""
     logits = np.log(np.clip(probs, 1e-300, None)) / temperature
     p = np.exp(logits - logits.max())
     p /= p.sum()
@@ -109,5 +110,11 @@ def draw(probs: np.ndarray, values: Sequence[int], *, temperature: float, top_p:
     keep = np.cumsum(p[order]) - p[order] < top_p  # the smallest set reaching top_p
     p_top = np.zeros_like(p)
     p_top[order[keep]] = p[order[keep]]
-    p_top /= p_top.sum()
-    return int(values[int(rng.choice(len(values), p=p_top))])
+    return p_top / p_top.sum()
+
+
+def draw(probs: np.ndarray, values: Sequence[int], *, temperature: float, top_p: float,
+         rng: np.random.Generator) -> int:
+    """One answer under the paper's sampling protocol, applied to whole answers."""
+    p = protocol_distribution(probs, temperature=temperature, top_p=top_p)
+    return int(values[int(rng.choice(len(values), p=p))])
