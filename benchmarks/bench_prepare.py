@@ -76,8 +76,9 @@ def main() -> None:
     if gen_s:
         rows.append(row(f"generate {pct} of SocSci210 (parquet shards)", gen_s, "s"))
     record(f"prepare_{args.scale:g}", rows, notes=(
-        "tokenization runs in one spawned worker per core above 20k rows; the split step reads "
-        "every shard into memory (pandas), which is what bounds the peak"))
+        "read+validate+split stream the shards in 100k-row batches (two passes: keys, then rows "
+        "written as parquet parts); tokenization runs in one spawned worker per core, each "
+        "reading its own 10k-row parquet row groups and writing Arrow chunks that are the cache"))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def load_trained(rc, model_dir: Path):
 
 def evaluate(args: argparse.Namespace) -> dict:
     from socio_re.tasks.socrates.data import prepare_splits
-    from socio_re.tasks.socrates.evaluate import evaluate_frame, rows_to_score
+    from socio_re.tasks.socrates.evaluate import evaluate_frame
     from socio_re.utils.console import print_summary, setup_logging
 
     setup_logging()
@@ -78,7 +78,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     model_dir = (args.checkpoint or run_dir / "model").resolve()
     model, tokenizer = load_trained(rc, model_dir)
     prepared = prepare_splits(rc.data, rc.paths.cache_dir)
-    frame = rows_to_score(prepared.frames[e.split], e.max_rows, e.seed)
+    frame = prepared.sample(e.split, e.max_rows, e.seed)
     name = args.name or f"{model_dir.name}-{e.split}-{e.decoding}"
     out_dir = run_dir / "eval" / name
     metrics, files = evaluate_frame(model, tokenizer, frame, rc.task, out_dir, prefix=e.split)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,20 +32,67 @@ def load_socsci(path: str, *, revision: str | None = None) -> pd.DataFrame:
 
     A directory is read as all of its ``*.parquet`` files (recursively, sorted) or, if it has
     none, all of its ``*.jsonl`` / ``*.json`` files. The ``demographic`` column holds plain
-    dicts (ints, strings, None) or None. ``revision`` only applies to hub ids.
+    dicts (ints, strings, None) or None. ``revision`` only applies to hub ids. For data too
+    large to hold in memory use :func:`iter_frames`.
     """
+    frames = list(iter_frames(path, revision=revision, batch_rows=None))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def iter_frames(path: str, *, revision: str | None = None, columns: Sequence[str] | None = None,
+                batch_rows: int | None = 100_000) -> Iterator[pd.DataFrame]:
+    """The rows of ``path`` (as :func:`load_socsci` reads it) as DataFrames of at most
+    ``batch_rows`` rows (``None``: one frame per file), in file order, so that a dataset of
+    any size passes through bounded memory. ``columns`` restricts what is decoded (the
+    required columns are always checked first). At least one frame is yielded."""
     local = Path(path).expanduser()
     if local.exists():
-        df = _read_local(local)
+        sources = _local_sources(local)
     elif _looks_local(path) or not _HUB_ID.match(path):
         raise DataError(
             f"data.path={path} does not exist; point data.path at a directory of SocSci210 "
             "parquet/jsonl files or at a hub id like socratesft/SocSci210"
         )
     else:
-        df = _read_hub(path, revision)
-    _check_columns(df, str(path))
-    return df
+        sources = [(path, lambda: _hub_table(path, revision))]
+    for where, open_source in sources:
+        yield from _frames_of(where, open_source, columns, batch_rows)
+
+
+def _frames_of(where, open_source, columns, batch_rows) -> Iterator[pd.DataFrame]:
+    """Batches of one file (or of the hub table), every read error turned into a DataError."""
+    try:
+        source = open_source()
+        if isinstance(source, pd.DataFrame):  # JSON: parsed whole, then cut into batches
+            _check_columns(source.columns, str(where))
+            cols = [c for c in columns if c in source.columns] if columns else source.columns
+            step = batch_rows or max(len(source), 1)
+            for start in range(0, max(len(source), 1), step):
+                yield source[cols].iloc[start:start + step].reset_index(drop=True)
+            return
+        names = source.schema_arrow.names if hasattr(source, "schema_arrow") else \
+            source.schema.names
+        _check_columns(names, str(where))
+        cols = [c for c in columns if c in names] if columns else None
+        if isinstance(source, pa.Table):
+            table = source.select(cols) if cols else source
+            batches = table.to_batches(max_chunksize=batch_rows) if batch_rows else [table]
+        elif batch_rows is None:
+            batches = [source.read(columns=cols)]
+        else:
+            batches = source.iter_batches(batch_size=batch_rows, columns=cols)
+        empty = True
+        for batch in batches:
+            empty = False
+            yield _arrow_to_pandas(batch if isinstance(batch, pa.Table)
+                                   else pa.Table.from_batches([batch]))
+        if empty:
+            schema = source.schema_arrow if hasattr(source, "schema_arrow") else source.schema
+            yield _arrow_to_pandas(schema.empty_table().select(cols or schema.names))
+    except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"cannot read data file {where}: {reason}; replace or remove the "
+                        "file") from e
 
 
 def dataset_fingerprint(path: str, *, revision: str | None = None) -> str:
@@ -88,33 +135,23 @@ def _data_files(root: Path, keep) -> list[Path]:
     )
 
 
-def _read_local(local: Path) -> pd.DataFrame:
+def _local_sources(local: Path) -> list[tuple[Path, Callable[[], object]]]:
+    """(file, opener) for each data file: a ParquetFile to stream, or a parsed JSON frame."""
     if local.is_file():
-        return _read_file(local)
-    files = _data_files(local, lambda p: p.suffix == ".parquet")
-    if not files:
-        files = _data_files(local, lambda p: p.suffix in _JSON_SUFFIXES)
-    if not files:
-        raise DataError(
-            f"data.path={local} contains no .parquet, .jsonl or .json files; "
-            "point data.path at the directory that holds the dataset's shards"
-        )
-    frames = [_read_file(f) for f in files]
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True)
-
-
-def _read_file(f: Path) -> pd.DataFrame:
-    try:
-        if f.suffix == ".parquet":
-            return _arrow_to_pandas(pq.read_table(f))
-        if f.suffix in _JSON_SUFFIXES:
-            return _read_json(f)
-    except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"cannot read data file {f}: {reason}; replace or remove the file") from e
-    raise DataError(f"cannot read data file {f}: use .parquet, .jsonl or .json files")
+        files = [local]
+        if local.suffix not in (".parquet", *_JSON_SUFFIXES):
+            raise DataError(f"cannot read data file {local}: use .parquet, .jsonl or .json files")
+    else:
+        files = _data_files(local, lambda p: p.suffix == ".parquet")
+        if not files:
+            files = _data_files(local, lambda p: p.suffix in _JSON_SUFFIXES)
+        if not files:
+            raise DataError(
+                f"data.path={local} contains no .parquet, .jsonl or .json files; "
+                "point data.path at the directory that holds the dataset's shards"
+            )
+    return [(f, (lambda f=f: pq.ParquetFile(f)) if f.suffix == ".parquet"
+             else (lambda f=f: _read_json(f))) for f in files]
 
 
 def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -158,8 +195,8 @@ def _read_json(f: Path) -> pd.DataFrame:
     return df
 
 
-def _check_columns(df: pd.DataFrame, where: str) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+def _check_columns(names, where: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise DataError(
             f"data at {where} is missing required column(s) {', '.join(missing)}; "
@@ -199,7 +236,8 @@ def _honour_offline_env() -> Iterator[None]:
         ds_config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE = saved
 
 
-def _read_hub(path: str, revision: str | None) -> pd.DataFrame:
+def _hub_table(path: str, revision: str | None) -> pa.Table:
+    """The hub dataset as an Arrow table memory-mapped from the datasets cache."""
     import datasets
 
     try:
@@ -207,7 +245,7 @@ def _read_hub(path: str, revision: str | None) -> pd.DataFrame:
             ds = datasets.load_dataset(path, split="train", revision=revision)
     except Exception as e:  # every hub failure becomes one actionable message
         raise _hub_error(path, revision, e) from e
-    return _arrow_to_pandas(ds.with_format("arrow")[:])
+    return ds.with_format("arrow")[:]
 
 
 def _exception_chain(e: BaseException) -> list[BaseException]:

@@ -33,6 +33,15 @@ def clean_rows(df: pd.DataFrame, *, max_malformed_fraction: float) -> tuple[pd.D
     so ``sum(by_reason.values()) == malformed``. Integer columns come out as int64, text columns
     as strings; the index is reset.
     """
+    check_threshold_arg(max_malformed_fraction)
+    if len(df) == 0:
+        raise DataError("the dataset has 0 rows; check data.path")
+    out, report = clean_batch(df)
+    enforce_threshold(report, max_malformed_fraction)
+    return out, report
+
+
+def check_threshold_arg(max_malformed_fraction) -> None:
     if (
         isinstance(max_malformed_fraction, bool)
         or not isinstance(max_malformed_fraction, (int, float))
@@ -41,13 +50,15 @@ def clean_rows(df: pd.DataFrame, *, max_malformed_fraction: float) -> tuple[pd.D
         raise ConfigError(
             "data.max_malformed_fraction", max_malformed_fraction, "a number in [0, 1]"
         )
+
+
+def clean_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """:func:`clean_rows` without the threshold: for one batch of a stream, whose reports are
+    added up with :func:`merge_reports` and checked once at the end."""
     missing_cols = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing_cols:
         raise DataError(f"cannot validate rows: missing column(s) {', '.join(missing_cols)}")
     total = len(df)
-    if total == 0:
-        raise DataError("the dataset has 0 rows; check data.path")
-
     reason = pd.Series(np.full(total, "", dtype=object), index=df.index)
     ints: dict[str, pd.Series] = {}
     for check, col in _checks():
@@ -66,7 +77,6 @@ def clean_rows(df: pd.DataFrame, *, max_malformed_fraction: float) -> tuple[pd.D
         "malformed": malformed,
         "by_reason": by_reason,
     }
-    _enforce_threshold(report, max_malformed_fraction)
 
     # Copying millions of prompts costs seconds, so only filter / convert what needs it.
     keep = ~bad_rows
@@ -78,6 +88,20 @@ def clean_rows(df: pd.DataFrame, *, max_malformed_fraction: float) -> tuple[pd.D
         if pd.api.types.is_object_dtype(out[col].dtype):
             out[col] = out[col].astype("str")
     return out.reset_index(drop=True), report
+
+
+def merge_reports(reports: list[dict]) -> dict:
+    """The report of a whole stream from the reports of its batches."""
+    by_reason: dict[str, int] = {}
+    for r in reports:
+        for k, v in r["by_reason"].items():
+            by_reason[k] = by_reason.get(k, 0) + v
+    return {
+        "total": sum(r["total"] for r in reports),
+        "kept": sum(r["kept"] for r in reports),
+        "malformed": sum(r["malformed"] for r in reports),
+        "by_reason": dict(sorted(by_reason.items())),
+    }
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -162,7 +186,7 @@ def _reason_name(check, col: str) -> str:
     return f"{prefix}_{col}"
 
 
-def _enforce_threshold(report: dict, max_fraction: float) -> None:
+def enforce_threshold(report: dict, max_fraction: float) -> None:
     malformed, total = report["malformed"], report["total"]
     if not malformed:
         return

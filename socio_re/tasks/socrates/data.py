@@ -2,34 +2,82 @@
 
 Two cache levels under ``<cache_dir>/prepared``: the split (keyed by the data config and a
 fingerprint of the source files) and the tokenized train/val sets (keyed additionally by the
-tokenizer, chat template, system prompt, answer format and max length).
+tokenizer, chat template, system prompt, answer format and max length). Both are built by
+streaming (``socio_re.data.socsci.prepare``, chunked tokenization workers), so the full 2.9M
+rows never sit in memory; a split is only read whole when a caller asks for its frame.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from socio_re.data.cache import build_once, fingerprint
 
 log = logging.getLogger(__name__)
 
-SPLIT_CACHE_VERSION = 1
-TOKENIZED_CACHE_VERSION = 1
+SPLIT_CACHE_VERSION = 2  # 2: streamed parquet parts per split
+TOKENIZED_CACHE_VERSION = 2  # 2: chunk directories, no merged copy
 SPLITS = ("train", "val", "test")
+
+
+class LazyFrames(Mapping):
+    """``{split: DataFrame}`` read from the split's parquet parts on first access."""
+
+    def __init__(self, root: Path):
+        self._root, self._loaded = root, {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in SPLITS:
+            raise KeyError(name)
+        if name not in self._loaded:
+            from socio_re.data.socsci.prepare import read_split
+
+            self._loaded[name] = read_split(self._root / name)
+        return self._loaded[name]
+
+    def __iter__(self):
+        return iter(SPLITS)
+
+    def __len__(self) -> int:
+        return len(SPLITS)
 
 
 @dataclass
 class PreparedSplits:
-    frames: dict[str, pd.DataFrame]
+    root: Path
     manifest: dict[str, Any]
     report: dict[str, Any]
     key: str
+
+    def __post_init__(self):
+        self.frames = LazyFrames(self.root)
+
+    def rows(self, name: str) -> int:
+        return int(self.manifest["rows"][name])
+
+    def parts(self, name: str) -> list[Path]:
+        from socio_re.data.socsci.prepare import split_parts
+
+        return split_parts(self.root / name)
+
+    def sample(self, name: str, max_rows: int | None, seed: int) -> pd.DataFrame:
+        """``rows_to_score(frames[name], max_rows, seed)`` reading only the rows it keeps."""
+        from socio_re.data.socsci.prepare import read_rows, read_split
+        from socio_re.tasks.socrates.evaluate import rows_to_score
+
+        if max_rows is None or self.rows(name) <= max_rows:
+            return rows_to_score(self.frames[name], max_rows, seed)
+        ids = read_split(self.root / name, columns=["sample_id"])
+        picked = rows_to_score(ids.assign(_position=np.arange(len(ids))), max_rows, seed)
+        return read_rows(self.root / name, picked["_position"].to_numpy())
 
 
 def ensure_source(data_cfg) -> str:
@@ -49,7 +97,8 @@ def ensure_source(data_cfg) -> str:
 
 
 def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
-    from socio_re.data.socsci import clean_rows, dataset_fingerprint, load_socsci, make_splits
+    from socio_re.data.socsci import dataset_fingerprint
+    from socio_re.data.socsci.prepare import split_to_disk
 
     path = ensure_source(data_cfg)
     shaping = {
@@ -63,28 +112,25 @@ def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
     target = Path(cache_dir) / "prepared" / f"socsci-split-{key}"
 
     def build(tmp: Path) -> None:
-        df = load_socsci(path, revision=data_cfg.revision)
-        df, report = clean_rows(df, max_malformed_fraction=data_cfg.max_malformed_fraction)
         s = data_cfg.split
-        frames, manifest = make_splits(df, kind=s.kind, seed=s.seed,
-                                       val_fraction=s.val_fraction,
-                                       test_fraction=s.test_fraction, subset=data_cfg.subset)
-        for name in SPLITS:
-            frames[name].to_parquet(tmp / f"{name}.parquet", index=False)
+        manifest, report = split_to_disk(
+            path, tmp, revision=data_cfg.revision, kind=s.kind, seed=s.seed,
+            val_fraction=s.val_fraction, test_fraction=s.test_fraction, subset=data_cfg.subset,
+            max_malformed_fraction=data_cfg.max_malformed_fraction)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n")
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
 
     hit = (target / ".complete").exists()
     build_once(target, build, meta=shaping)
-    frames = {name: pd.read_parquet(target / f"{name}.parquet") for name in SPLITS}
     manifest = json.loads((target / "manifest.json").read_text())
     report = json.loads((target / "report.json").read_text())
+    prepared = PreparedSplits(target, manifest, report, key)
     log.info("%s split %s: %s (%s)", "cached" if hit else "built", data_cfg.split.kind,
-             ", ".join(f"{n}={len(frames[n])}" for n in SPLITS), target)
+             ", ".join(f"{n}={prepared.rows(n)}" for n in SPLITS), target)
     if report.get("malformed"):
         log.warning("dropped %d malformed rows of %d: %s", report["malformed"], report["total"],
                     report.get("by_reason"))
-    return PreparedSplits(frames, manifest, report, key)
+    return prepared
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -99,9 +145,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
 def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: str | Path,
                      names: tuple[str, ...] = ("train", "val")):
     """``{name: datasets.Dataset}`` with input_ids/labels, built once per shaping inputs."""
-    from datasets import load_from_disk
-
-    from socio_re.tasks.socrates.formatting import tokenize_to_disk
+    from socio_re.tasks.socrates.formatting import load_tokenized, tokenize_to_disk
 
     shaping = {
         "split_key": prepared.key,
@@ -118,7 +162,7 @@ def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: s
         stats = {}
         for name in names:
             stats[name] = tokenize_to_disk(
-                tokenizer, prepared.frames[name], tmp / name,
+                tokenizer, prepared.parts(name), tmp / name,
                 system_prompt=task_cfg.system_prompt,
                 include_reasoning=task_cfg.include_reasoning, max_length=task_cfg.max_length)
             if stats[name]["rows"] and not stats[name]["kept"]:
@@ -136,4 +180,4 @@ def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: s
                  s["mean_tokens"], s["max_tokens"],
                  f", {s['dropped_too_long']} longer than task.max_length dropped"
                  if s["dropped_too_long"] else "")
-    return {name: load_from_disk(str(target / name)) for name in names}, stats
+    return {name: load_tokenized(target / name) for name in names}, stats

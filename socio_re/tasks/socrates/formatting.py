@@ -68,27 +68,33 @@ def tokenize_frame(tokenizer, df, *, system_prompt: str, include_reasoning: bool
     return cols, _stats(len(df), [len(x) for x in cols["input_ids"]])
 
 
-def tokenize_to_disk(tokenizer, df, out_dir, *, system_prompt: str, include_reasoning: bool,
+def tokenize_to_disk(tokenizer, source, out_dir, *, system_prompt: str, include_reasoning: bool,
                      max_length: int, num_proc: int | None = None,
                      min_parallel_rows: int = PARALLEL_MIN_ROWS) -> dict[str, int]:
-    """Tokenize a split into a ``datasets`` directory at ``out_dir``; returns the stats.
+    """Tokenize a split into ``out_dir`` (read it back with :func:`load_tokenized`); returns
+    the stats. ``source`` is a DataFrame or the parquet parts of a prepared split.
 
-    Large splits go in chunks of CHUNK_ROWS to ``num_proc`` spawned workers (default: every
-    core; not forked, the parent may hold torch and tokenizer threads). Each worker writes its
-    chunk as Arrow and returns only its lengths; the chunks are then concatenated on disk
-    (memory-mapped), so memory stays bounded by a chunk per worker. The chat template is
+    Large splits go in chunks (CHUNK_ROWS rows of a frame, or one parquet row group, which the
+    worker reads itself) to ``num_proc`` spawned workers (default: every core; not forked, the
+    parent may hold torch and tokenizer threads). Each worker writes its chunk as an Arrow
+    dataset under ``out_dir/chunks`` and returns only its lengths; the chunks are the result
+    (memory-mapped and concatenated when loaded), so neither the parent nor a worker ever
+    holds more than a chunk, and nothing is copied a second time. The chat template is
     rendered in Python one row at a time, which is why one core would be the bottleneck."""
+    import json
     import os
-    import shutil
-    import tempfile
     from pathlib import Path
 
-    from datasets import Dataset, concatenate_datasets, load_from_disk
+    import pandas as pd
+    from datasets import Dataset
 
     out_dir = Path(out_dir)
     workers = num_proc or os.cpu_count() or 1
-    if workers <= 1 or len(df) < min_parallel_rows:
-        cols, stats = tokenize_frame(tokenizer, df, system_prompt=system_prompt,
+    in_memory = isinstance(source, pd.DataFrame)
+    specs, n_rows = ([], len(source)) if in_memory else _row_groups(source)
+    if workers <= 1 or n_rows < min_parallel_rows:
+        frame = source if isinstance(source, pd.DataFrame) else _read_parts(source)
+        cols, stats = tokenize_frame(tokenizer, frame, system_prompt=system_prompt,
                                      include_reasoning=include_reasoning, max_length=max_length)
         Dataset.from_dict(cols).save_to_disk(str(out_dir))
         return stats
@@ -97,29 +103,79 @@ def tokenize_to_disk(tokenizer, df, out_dir, *, system_prompt: str, include_reas
 
     from tqdm.auto import tqdm
 
-    rows = _rows(df)
-    chunks_dir = Path(tempfile.mkdtemp(prefix=".chunks-", dir=out_dir.parent))
-    jobs = [(tokenizer, rows[i:i + CHUNK_ROWS], system_prompt, include_reasoning, max_length,
-             str(chunks_dir / f"{i // CHUNK_ROWS:06d}")) for i in range(0, len(rows), CHUNK_ROWS)]
+    if in_memory:
+        rows = _rows(source)
+        specs = [rows[i:i + CHUNK_ROWS] for i in range(0, n_rows, CHUNK_ROWS)]
+    chunks = out_dir / "chunks"
+    chunks.mkdir(parents=True, exist_ok=True)
+    jobs = [(tokenizer, spec, system_prompt, include_reasoning, max_length,
+             str(chunks / f"{i:06d}")) for i, spec in enumerate(specs)]
     lengths: list[int] = []
     written: list[str] = []
-    try:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for job, part in tqdm(zip(jobs, pool.map(_tokenize_chunk_to_disk, jobs),
-                                      strict=True), total=len(jobs),
-                                  desc=f"tokenizing ({workers} processes)", unit="chunk",
-                                  leave=False):
-                lengths += part
-                if part:  # a chunk whose rows were all too long wrote nothing loadable
-                    written.append(job[-1])
-        parts = [load_from_disk(path) for path in written]
-        merged = concatenate_datasets(parts) if parts else Dataset.from_dict(
-            {"input_ids": [], "labels": [], "sample_id": []})
-        merged.save_to_disk(str(out_dir))
-    finally:
-        shutil.rmtree(chunks_dir, ignore_errors=True)
-    return _stats(len(df), lengths)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for job, part in tqdm(zip(jobs, pool.map(_tokenize_chunk_to_disk, jobs), strict=True),
+                              total=len(jobs), desc=f"tokenizing ({workers} processes)",
+                              unit="chunk", leave=False):
+            lengths += part
+            if part:  # a chunk whose rows were all too long wrote nothing loadable
+                written.append(Path(job[-1]).name)
+    if not written:
+        Dataset.from_dict({"input_ids": [], "labels": [], "sample_id": []}).save_to_disk(
+            str(chunks / "empty"))
+        written.append("empty")
+    (out_dir / CHUNKS_INDEX).write_text(json.dumps(written) + "\n")
+    return _stats(n_rows, lengths)
+
+
+CHUNKS_INDEX = "chunks.json"
+
+
+def load_tokenized(path):
+    """The dataset :func:`tokenize_to_disk` wrote: one directory, or its chunks concatenated
+    (memory-mapped, no copy)."""
+    import json
+    from pathlib import Path
+
+    from datasets import concatenate_datasets, load_from_disk
+
+    path = Path(path)
+    index = path / CHUNKS_INDEX
+    if not index.exists():
+        return load_from_disk(str(path))
+    parts = [load_from_disk(str(path / "chunks" / name)) for name in json.loads(index.read_text())]
+    return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+def _row_groups(parts) -> tuple[list[tuple[str, int]], int]:
+    """(part, row group) of every row group of the parts, and their total rows."""
+    import pyarrow.parquet as pq
+
+    specs, n_rows = [], 0
+    for part in parts:
+        meta = pq.ParquetFile(part).metadata
+        specs += [(str(part), g) for g in range(meta.num_row_groups)]
+        n_rows += meta.num_rows
+    return specs, n_rows
+
+
+_TEXT_COLUMNS = ["prompt", "response", "reasoning", "sample_id"]
+
+
+def _read_parts(parts):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frames = [pq.read_table(p, columns=_present(p)).to_pandas() for p in parts]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=_TEXT_COLUMNS)
+
+
+def _present(part) -> list[str]:
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(part).names
+    return [c for c in _TEXT_COLUMNS if c in names]
 
 
 def _rows(df) -> list[tuple]:
@@ -159,9 +215,16 @@ def _tokenize_rows(tokenizer, rows, system_prompt: str, include_reasoning: bool,
 
 def _tokenize_chunk_to_disk(job) -> list[int]:
     """Worker: tokenize one chunk, write it as a dataset, return its kept lengths."""
+    import pyarrow.parquet as pq
     from datasets import Dataset
 
-    tokenizer, rows, system_prompt, include_reasoning, max_length, path = job
+    tokenizer, spec, system_prompt, include_reasoning, max_length, path = job
+    if isinstance(spec, tuple):  # (parquet part, row group): read here, not in the parent
+        part, group = spec
+        rows = _rows(pq.ParquetFile(part).read_row_group(group, columns=_present(part))
+                     .to_pandas())
+    else:
+        rows = spec
     cols = _tokenize_rows(tokenizer, rows, system_prompt, include_reasoning, max_length)
     if cols["input_ids"]:
         Dataset.from_dict(cols).save_to_disk(path)

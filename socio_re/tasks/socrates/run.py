@@ -89,7 +89,7 @@ def _train_metrics(trainer) -> dict[str, float]:
 
 def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
-    from socio_re.tasks.socrates.evaluate import evaluate_frame, rows_to_score
+    from socio_re.tasks.socrates.evaluate import evaluate_frame
 
     result = TaskResult()
     prepared = prepare_splits(rc.data, rc.paths.cache_dir)
@@ -103,7 +103,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         from socio_re.training.arguments import training_arguments
 
         # ZeRO-3 partitions the weights while they load: its config must exist first.
-        args = training_arguments(rc, run_dir, has_eval=len(prepared.frames["val"]) > 0)
+        args = training_arguments(rc, run_dir, has_eval=prepared.rows("val") > 0)
     model, tokenizer = load_model_for_training(rc)
     metrics: dict = {}
     if rc.train:
@@ -132,7 +132,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
 
     if rc.evaluate:
         split = rc.task.eval.split
-        frame = rows_to_score(prepared.frames[split], rc.task.eval.max_rows, rc.task.eval.seed)
+        frame = prepared.sample(split, rc.task.eval.max_rows, rc.task.eval.seed)
         log.info("scoring %d %s rows (%s decoding)", len(frame), split, rc.task.eval.decoding)
         eval_metrics, files = evaluate_frame(model, tokenizer, frame, rc.task, run_dir,
                                              prefix=split)
