@@ -369,3 +369,41 @@ def test_parse_answer(text, expected):
 )
 def test_parse_scale(text, expected):
     assert parse_scale(text) == expected
+
+
+def test_distribution_atoms_give_the_mixture_w1_of_each_cell():
+    """Each row's whole predicted distribution: the cell's prediction is the mixture of its
+    rows' distributions, against the humans; checked with scipy's weighted W1."""
+    cells = {
+        ("s1", 0, 0): ([1, 3, 5, 5], [2, 3, 4, 5]),
+        ("s1", 1, 0): ([2, 4], [4, 4]),
+        ("s2", 0, 0): ([1, 2, 2], [1, 1, 2]),
+    }
+    df = frame(cells)
+    rng = np.random.default_rng(0)
+    rows, values, mass = [], [], []
+    for i in range(len(df)):
+        p = rng.dirichlet(np.ones(5))
+        rows += [i] * 5
+        values += [1, 2, 3, 4, 5]
+        mass += list(p)
+    rows, values, mass = np.array(rows), np.array(values, float), np.array(mass)
+    metrics, _ = compute_socrates_metrics(df, (rows, values, mass))
+
+    def cell_w1(idx, lo, hi):
+        humans = (df["response"].to_numpy()[idx] - lo) / (hi - lo)
+        sel = np.isin(rows, idx)
+        pred = (np.clip(values[sel], lo, hi) - lo) / (hi - lo)
+        return stats.wasserstein_distance(humans, pred, v_weights=mass[sel])
+
+    s1 = (cell_w1(np.arange(0, 4), 1, 5) + cell_w1(np.arange(4, 6), 2, 4)) / 2
+    s2 = cell_w1(np.arange(6, 9), 1, 2)
+    assert metrics["wasserstein"] == pytest.approx((s1 + s2) / 2, abs=1e-12)
+    # The individual metrics still use the point predictions.
+    point, _ = compute_socrates_metrics(df)
+    assert metrics["accuracy"] == point["accuracy"] and metrics["mae"] == point["mae"]
+    # Atoms that are the point predictions themselves give the point W1.
+    parsed = np.arange(len(df))
+    same, _ = compute_socrates_metrics(
+        df, (parsed, df["prediction"].to_numpy(float), np.ones(len(df))))
+    assert same["wasserstein"] == pytest.approx(point["wasserstein"], abs=1e-12)

@@ -104,6 +104,43 @@ def test_evaluate_command_rescores_the_checkpoint(trained_run):
     assert again["test/n_rows"] == first["test/n_rows"]
 
 
+def test_score_decoding_reads_whole_distributions(trained_run):
+    """decoding=score: every row gets a distribution over its scale; the mode and expected
+    value come from it, and the full-distribution W1 equals the mixture W1 recomputed from
+    the predictions CSV (whose probabilities are rounded, hence the tolerance)."""
+    import numpy as np
+
+    from socio_re.evaluation.candidates import protocol_distribution
+    from socio_re.metrics.socrates import compute_socrates_metrics
+
+    run_dir = trained_run["dir"]
+    out = run_module("socio_re.cli.evaluate", [str(run_dir), "--max-rows", "48", "--decoding",
+                                               "score", "--name", "scored"], trained_run["work"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    metrics = json.loads((run_dir / "eval" / "scored" / "eval_metrics.json").read_text())
+    preds = pd.read_csv(run_dir / "eval" / "scored" / "test_predictions.csv")
+    assert metrics["test/scored_rate"] == 1.0 and len(preds) == 48
+    rows, values, mass = [], [], []
+    for i, r in preds.iterrows():
+        dist = {int(k): v for k, v in json.loads(r["pred_distribution"]).items()}
+        v = np.arange(int(r["scale_min"]), int(r["scale_max"]) + 1)
+        p = np.array([dist.get(int(x), 0.0) for x in v])
+        assert set(dist) <= set(v) and abs(p.sum() - 1) < 0.01
+        assert r["pred_mode"] == v[np.argmax(p)]
+        assert r["pred_expected"] == pytest.approx((v * p).sum() / p.sum(), abs=0.02)
+        assert r["scale_min"] <= r["prediction"] <= r["scale_max"]
+        q = protocol_distribution(p / p.sum(), temperature=0.6, top_p=0.9)
+        rows += [i] * len(v)
+        values += list(v)
+        mass += list(q)
+    full, _ = compute_socrates_metrics(preds, (np.array(rows), np.array(values), np.array(mass)))
+    assert metrics["test/distribution/wasserstein"] == pytest.approx(full["wasserstein"],
+                                                                     abs=0.01)
+    for key in ("wasserstein", "mode/wasserstein", "expected/wasserstein",
+                "distribution/wasserstein"):
+        assert 0 <= metrics[f"test/{key}"] <= 1
+
+
 def test_predict_command_answers_a_profile(trained_run):
     out = run_module(
         "socio_re.cli.predict",

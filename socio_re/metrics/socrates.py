@@ -138,8 +138,17 @@ def _uniform_options(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.
     return owner, start[owner] + k * step[owner]
 
 
-def compute_socrates_metrics(df: pd.DataFrame) -> tuple[dict[str, float], pd.DataFrame]:
+def compute_socrates_metrics(
+    df: pd.DataFrame,
+    prediction_atoms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[dict[str, float], pd.DataFrame]:
     """Score predictions against human responses on SocSci210.
+
+    ``prediction_atoms`` = (row position, value, probability) replaces each row's single
+    prediction by a whole predicted distribution in the W1 (each row's probabilities sum to 1,
+    so every participant weighs the same): the cell's predicted distribution is then the
+    mixture of its participants' distributions, the limit of infinitely many draws. The
+    individual-level metrics still use ``prediction``.
 
     ``df`` holds one row per (participant, question) with columns ``study_id``,
     ``condition_num``, ``task_num``, ``response`` (the human answer), ``prediction`` (the parsed
@@ -204,16 +213,24 @@ def compute_socrates_metrics(df: pd.DataFrame) -> tuple[dict[str, float], pd.Dat
     norm_response = (response - low) / span
     norm_prediction = (np.clip(prediction, low, high) - low) / span
 
-    # Model W1 per cell: all human responses vs parsed predictions of the scored cells.
+    # Model W1 per cell: all human responses vs the predictions (or atoms) of the scored cells.
     row_scored = scored[cell]
-    pred_rows = row_scored & parsed
+    if prediction_atoms is None:
+        atom_row = np.flatnonzero(parsed)
+        atom_value, atom_mass = prediction[atom_row], np.ones(atom_row.size)
+    else:
+        atom_row, atom_value, atom_mass = (np.asarray(a) for a in prediction_atoms)
+        atom_row = atom_row.astype(np.int64)
+    keep = row_scored[atom_row]
+    atom_cell = cell[atom_row[keep]]
+    a_low, a_high = cell_low[atom_cell], cell_high[atom_cell]
     w_model = grouped_wasserstein(
         cell[row_scored],
         norm_response[row_scored],
         np.ones(int(row_scored.sum())),
-        cell[pred_rows],
-        norm_prediction[pred_rows],
-        np.ones(int(pred_rows.sum())),
+        atom_cell,
+        (np.clip(atom_value[keep].astype(np.float64), a_low, a_high) - a_low) / (a_high - a_low),
+        atom_mass[keep].astype(np.float64),
         n_cells_total,
     )
 

@@ -68,6 +68,9 @@ def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Pat
             alt, _ = compute_socrates_metrics(preds.assign(prediction=preds[f"pred_{key}"]))
             metrics.update({f"{key}/{k}": v for k, v in alt.items()
                             if k in ("wasserstein", "accuracy", "mae", "pearson", "spearman")})
+        # The whole protocol distribution of every scored row (generated rows: their answer).
+        full, _ = compute_socrates_metrics(preds, _distribution_atoms(preds, scored["protocol"]))
+        metrics["distribution/wasserstein"] = full["wasserstein"]
         metrics["scored_rate"] = sum(v is not None for v in scored["draw"]) / max(len(preds), 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
@@ -80,20 +83,46 @@ def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Pat
     return named, files
 
 
+def _distribution_atoms(preds: pd.DataFrame, protocol: list):
+    """(row, value, probability) atoms: a scored row's protocol distribution, or a generated
+    row's parsed answer with probability 1."""
+    import numpy as np
+
+    rows, values, mass = [], [], []
+    for i, (dist, pred) in enumerate(zip(protocol, preds["prediction"], strict=True)):
+        if dist is not None:
+            v, p = dist
+            rows += [i] * len(v)
+            values += list(v)
+            mass += list(p)
+        elif not math.isnan(pred):
+            rows.append(i)
+            values.append(pred)
+            mass.append(1.0)
+    return np.asarray(rows, dtype=np.int64), np.asarray(values, float), np.asarray(mass, float)
+
+
 def _score_answers(model, tokenizer, prompts, scales, e, prefix: str) -> dict[str, list]:
     """Whole answer distributions over each row's scale: a seeded protocol draw, the mode, the
-    expected value, and the distribution itself (JSON, probabilities >= 0.001)."""
+    expected value, the distribution itself (JSON, probabilities >= 0.001) and the protocol's
+    distribution (temperature and top_p applied: what the draw samples from)."""
     import json
 
     import numpy as np
 
-    from socio_re.evaluation.candidates import candidate_values, draw, score_candidates
+    from socio_re.evaluation.candidates import (
+        candidate_values,
+        draw,
+        protocol_distribution,
+        score_candidates,
+    )
 
     values = [candidate_values(s) for s in scales]
     probs = score_candidates(model, tokenizer, prompts, values, max_sequences=e.batch_size * 8,
                              desc=f"scoring {prefix} answers")
     rng = np.random.default_rng(e.seed)
-    out: dict[str, list] = {"draw": [], "mode": [], "expected": [], "distribution": []}
+    out: dict[str, list] = {"draw": [], "mode": [], "expected": [], "distribution": [],
+                            "protocol": []}
     for vals, p in zip(values, probs, strict=True):
         if p is None:
             for key in out:
@@ -103,6 +132,8 @@ def _score_answers(model, tokenizer, prompts, scales, e, prefix: str) -> dict[st
         out["draw"].append(draw(p, vals, temperature=e.temperature, top_p=e.top_p, rng=rng))
         out["mode"].append(float(v[int(np.argmax(p))]))
         out["expected"].append(float((v * p).sum()))
+        out["protocol"].append((vals, protocol_distribution(p, temperature=e.temperature,
+                                                            top_p=e.top_p)))
         out["distribution"].append(json.dumps(
             {int(a): round(float(b), 4) for a, b in zip(vals, p, strict=True) if b >= 1e-3}))
     return out
