@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # Benchmarks (not tests): each figure beside its baseline, measured in the same run; writes
 # benchmarks/results/*.json and benchmarks/RESULTS.md.
-BENCHES := padding tokenize prepare socrates_train relext_train socrates_eval overheads
+BENCHES := padding tokenize prepare socrates_train relext_train relext_prepare socrates_eval overheads
 bench: $(STAMP)
 	for b in $(BENCHES); do HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 	$(BIN)/python benchmarks/report.py

@@ -76,31 +76,50 @@ def _sentence_of(sentences: list[tuple[int, int]], m: Mention) -> int:
     return next(i for i, (s, e) in enumerate(sentences) if s <= m.start and m.end <= e)
 
 
+class _DocIndex:
+    """Per-abstract lookups built once instead of once per pair: the mentions of each id (in
+    document order, as ``Document.mentions_of``) and the sentence of each identified mention."""
+
+    def __init__(self, doc: Document, sentences: list[tuple[int, int]]):
+        self.sentences = sentences
+        self.by_id: dict[str, list[Mention]] = {}
+        self.sentence: dict[int, int] = {}  # id(mention) -> sentence index
+        for m in doc.mentions:
+            for i in dict.fromkeys(m.ids):
+                self.by_id.setdefault(i, []).append(m)
+            if m.ids:
+                self.sentence[id(m)] = _sentence_of(sentences, m)
+
+    def mentions_of(self, entity_id: str) -> list[Mention]:
+        return self.by_id.get(entity_id, [])
+
+    def entity_type(self, entity_id: str) -> str:
+        ms = self.by_id.get(entity_id)
+        return ms[0].type if ms else ""
+
+
 def _spans(mentions: list[Mention], shift) -> list[Span]:
-    """Deduplicated, ordered spans; ``shift`` maps a document offset into the context."""
-    seen: dict[tuple[int, int], str] = {}
+    """Deduplicated, ordered spans; ``shift(mention)`` is the offset of the mention's sentence
+    start in the context minus its offset in the document."""
+    seen: dict[tuple[int, int], tuple[str, int]] = {}
     for m in sorted(mentions, key=lambda m: (m.start, m.end)):
-        seen.setdefault((m.start, m.end), m.type)
-    return [(shift(s), shift(s) + (e - s), t) for (s, e), t in seen.items()]
+        seen.setdefault((m.start, m.end), (m.type, shift(m)))
+    return [(s + d, e + d, t) for (s, e), (t, d) in seen.items()]
 
 
-def _context(doc: Document, sentences, mentions: list[Mention], context: str):
-    """(context text, offset map) for the given mentions."""
+def _context(doc: Document, index: _DocIndex, mentions: list[Mention], context: str):
+    """(context text, shift) for the given mentions; see ``_spans`` for ``shift``."""
     if context == "abstract":
-        return doc.text, lambda off: off
-    wanted = sorted({_sentence_of(sentences, m) for m in mentions})
-    parts, origin, pos = [], {}, 0  # origin: sentence start in doc -> its start in context
+        return doc.text, lambda m: 0
+    sentence = index.sentence
+    wanted = sorted({sentence[id(m)] for m in mentions})
+    parts, delta, pos = [], {}, 0  # delta: sentence index -> context offset - document offset
     for i in wanted:
-        s, e = sentences[i]
-        origin[s] = pos
+        s, e = index.sentences[i]
+        delta[i] = pos - s
         parts.append(doc.text[s:e])
         pos += e - s + 1  # the single joining space
-
-    def shift(off: int) -> int:
-        sent = max(s for s in origin if s <= off)
-        return origin[sent] + off - sent
-
-    return " ".join(parts), shift
+    return " ".join(parts), lambda m: delta[sentence[id(m)]]
 
 
 def _gold_relations(doc: Document, stats: dict) -> dict[frozenset[str], Relation]:
@@ -126,11 +145,11 @@ def _gold_relations(doc: Document, stats: dict) -> dict[frozenset[str], Relation
     return gold
 
 
-def _pair_instance(doc, sentences, a: str, b: str, rel: Relation | None, context: str):
+def _pair_instance(doc, index: _DocIndex, a: str, b: str, rel: Relation | None, context: str):
     if rel is not None:
         a, b = rel.id1, rel.id2
-    ma, mb = doc.mentions_of(a), doc.mentions_of(b)
-    text, shift = _context(doc, sentences, ma + mb, context)
+    ma, mb = index.mentions_of(a), index.mentions_of(b)
+    text, shift = _context(doc, index, ma + mb, context)
     return Instance(
         abstract_id=doc.id,
         relation_id=rel.relation_id if rel else None,
@@ -144,9 +163,9 @@ def _pair_instance(doc, sentences, a: str, b: str, rel: Relation | None, context
     )
 
 
-def _same_sentence(doc: Document, sentences, a: str, b: str) -> bool:
-    sa = {_sentence_of(sentences, m) for m in doc.mentions_of(a)}
-    return any(_sentence_of(sentences, m) in sa for m in doc.mentions_of(b))
+def _same_sentence(index: _DocIndex, a: str, b: str) -> bool:
+    sa = {index.sentence[id(m)] for m in index.mentions_of(a)}
+    return any(index.sentence[id(m)] in sa for m in index.mentions_of(b))
 
 
 def _new_stats() -> dict:
@@ -167,24 +186,24 @@ def _new_stats() -> dict:
 
 def _doc_instances(doc, context, type_pairs, stats) -> list[Instance]:
     _check_mentions(doc)
-    sentences = _doc_sentences(doc)
+    index = _DocIndex(doc, _doc_sentences(doc))
     gold = _gold_relations(doc, stats)
     ids = [i for i in doc.entity_ids() if i]
     out = []
     for i, a in enumerate(ids):
         for b in ids[i + 1 :]:
             rel = gold.get(frozenset((a, b)))
-            if type_pairs is not None and _type_set(doc, a, b) not in type_pairs:
+            if type_pairs is not None and _type_set(index, a, b) not in type_pairs:
                 stats["dropped_by_type"] += 1
                 stats["positives_dropped_by_type"] += rel is not None
                 continue
-            if rel is not None and not _same_sentence(doc, sentences, a, b):
+            if rel is not None and not _same_sentence(index, a, b):
                 stats["cross_sentence"] += 1
-            out.append(_pair_instance(doc, sentences, a, b, rel, context))
+            out.append(_pair_instance(doc, index, a, b, rel, context))
     return out
 
 
-def _type_set(doc: Document, a: str, b: str) -> frozenset[str]:
+def _type_set(doc: Document | _DocIndex, a: str, b: str) -> frozenset[str]:
     return frozenset((doc.entity_type(a), doc.entity_type(b)))
 
 

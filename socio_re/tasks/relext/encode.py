@@ -29,6 +29,30 @@ def _token_at(offsets: list[tuple[int, int]], char: int) -> int | None:
     return i if i < len(offsets) else None
 
 
+def _encodings(tokenizer, texts: list[str], max_length: int) -> list:
+    """The fast tokenizer's own encodings of ``texts``: special tokens added, truncated to
+    ``max_length``, not padded. The same backend call as ``tokenizer(texts, truncation=True,
+    max_length=max_length)``, without turning every encoding into Python dicts (which takes
+    longer than tokenizing); the backend's settings are restored afterwards."""
+    backend = tokenizer.backend_tokenizer
+    truncation, padding = backend.truncation, backend.padding
+    split_special = backend.encode_special_tokens
+    backend.enable_truncation(max_length, stride=0, strategy="longest_first",
+                              direction=tokenizer.truncation_side)
+    backend.no_padding()
+    backend.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
+    try:
+        return backend.encode_batch(texts, add_special_tokens=True)
+    finally:
+        backend.encode_special_tokens = split_special
+        if truncation is None:
+            backend.no_truncation()
+        else:
+            backend.enable_truncation(**truncation)
+        if padding is not None:
+            backend.enable_padding(**padding)
+
+
 def encode(instances: list, tokenizer, *, transform: str, max_length: int,
            labels: tuple[str, ...]) -> tuple[dict[str, list], dict[str, Any]]:
     from socio_re.data.relext.transforms import apply_transform
@@ -41,9 +65,9 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
         text, info = apply_transform(inst, transform)
         texts.append(text)
         infos.append(info)
-    enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
-    for k, inst in enumerate(instances):
-        offsets = [tuple(o) for o in enc["offset_mapping"][k]]
+    for k, (inst, enc) in enumerate(zip(instances, _encodings(tokenizer, texts, max_length),
+                                        strict=True)):
+        offsets = enc.offsets
         real = [o for o in offsets if o != (0, 0)]
         if real and real[-1][1] < len(texts[k].rstrip()):
             truncated += 1
@@ -51,8 +75,8 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
         b = _token_at(offsets, infos[k]["b_start"])
         if a is None or b is None:
             marker_cut += 1
-        cols["input_ids"].append(enc["input_ids"][k])
-        cols["attention_mask"].append(enc["attention_mask"][k])
+        cols["input_ids"].append(enc.ids)
+        cols["attention_mask"].append(enc.attention_mask)
         cols["labels"].append(labels.index(inst.type))
         cols["a_pos"].append(a if a is not None else 0)
         cols["b_pos"].append(b if b is not None else 0)
