@@ -32,7 +32,7 @@ prepared = prepare_splits(rc.data, {cache!r})
 split_s = time.perf_counter() - start
 tokenized_splits(prepared, tokenizer, rc.task, {cache!r})
 total = time.perf_counter() - start
-rows = sum(len(f) for f in prepared.frames.values())
+rows = sum(prepared.rows(n) for n in ("train", "val", "test"))
 peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 2**20
 print("RESULT " + json.dumps({{"rows": rows, "split_s": split_s, "total_s": total,
