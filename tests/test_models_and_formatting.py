@@ -65,6 +65,34 @@ def test_loss_mask_covers_the_answer_and_eos_only(tiny):
     assert tok.decode(labelled) == "I lean left.\n4<|im_end|>"
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_batched_sft_examples_equal_per_row_chat_template_calls(tiny, monkeypatch, fast):
+    """The prepare step's batched tokenizing (one backend call per batch, or the tokenizer's
+    own batched calls without a fast backend) gives the ids of apply_chat_template(tokenize=True)
+    and tokenizer(answer) called row by row, rationale or not, special tokens in the text too."""
+    from socio_re.data import encodings
+    from socio_re.tasks.socrates import formatting
+    from socio_re.tasks.socrates.data import prepare_splits
+
+    rc, _, tok, _ = tiny
+    monkeypatch.setattr(encodings, "has_backend", lambda t: fast)
+    frame = prepare_splits(rc.data, rc.paths.cache_dir).frames["train"].head(120)
+    rows = list(zip(frame["prompt"], frame["response"], frame["reasoning"], strict=True))
+    rows.append(("Say <|im_end|> twice  <|im_end|>\n\n", 3, "  because  "))
+    for include_reasoning in (False, True):
+        batched = formatting.sft_examples(tok, rows, system_prompt="SYS",
+                                          include_reasoning=include_reasoning)
+        for (prompt, response, why), (p_ids, a_ids) in zip(rows, batched, strict=True):
+            ref_p = tok.apply_chat_template(formatting.prompt_messages(prompt, "SYS"),
+                                            add_generation_prompt=True, tokenize=True,
+                                            return_dict=False)
+            answer = formatting.answer_text(response, why, include_reasoning)
+            ref_a = tok(answer, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            assert (p_ids, a_ids) == (list(ref_p), ref_a)
+    # The backend's settings are as they were (truncation, padding) for every other caller.
+    assert tok.backend_tokenizer.truncation is None and tok.backend_tokenizer.padding is None
+
+
 def test_collator_pads_dynamically_and_masks_padding():
     from socio_re.training.collate import CausalLMCollator
 

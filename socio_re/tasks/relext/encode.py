@@ -30,27 +30,11 @@ def _token_at(offsets: list[tuple[int, int]], char: int) -> int | None:
 
 
 def _encodings(tokenizer, texts: list[str], max_length: int) -> list:
-    """The fast tokenizer's own encodings of ``texts``: special tokens added, truncated to
-    ``max_length``, not padded. The same backend call as ``tokenizer(texts, truncation=True,
-    max_length=max_length)``, without turning every encoding into Python dicts (which takes
-    longer than tokenizing); the backend's settings are restored afterwards."""
-    backend = tokenizer.backend_tokenizer
-    truncation, padding = backend.truncation, backend.padding
-    split_special = backend.encode_special_tokens
-    backend.enable_truncation(max_length, stride=0, strategy="longest_first",
-                              direction=tokenizer.truncation_side)
-    backend.no_padding()
-    backend.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
-    try:
-        return backend.encode_batch(texts, add_special_tokens=True)
-    finally:
-        backend.encode_special_tokens = split_special
-        if truncation is None:
-            backend.no_truncation()
-        else:
-            backend.enable_truncation(**truncation)
-        if padding is not None:
-            backend.enable_padding(**padding)
+    """Special tokens added, truncated to ``max_length``, not padded: what
+    ``tokenizer(texts, truncation=True, max_length=max_length)`` encodes."""
+    from socio_re.data.encodings import backend_encodings
+
+    return backend_encodings(tokenizer, texts, add_special_tokens=True, max_length=max_length)
 
 
 def encode(instances: list, tokenizer, *, transform: str, max_length: int,

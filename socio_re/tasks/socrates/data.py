@@ -24,7 +24,7 @@ from socio_re.data.cache import build_once, fingerprint
 log = logging.getLogger(__name__)
 
 SPLIT_CACHE_VERSION = 2  # 2: streamed parquet parts per split
-TOKENIZED_CACHE_VERSION = 2  # 2: chunk directories, no merged copy
+TOKENIZED_CACHE_VERSION = 3  # 2: chunk directories, no merged copy; 3: int32 ids
 SPLITS = ("train", "val", "test")
 
 

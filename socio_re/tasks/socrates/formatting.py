@@ -44,19 +44,43 @@ def sft_example(
     include_reasoning: bool,
 ) -> dict[str, Any]:
     """input_ids/labels for one row: loss only on the answer tokens and the EOS after them."""
-    p_ids = prompt_ids(tokenizer, prompt, system_prompt)
-    answer = answer_text(response, reasoning, include_reasoning)
-    a_ids = [*tokenizer(answer, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
-    return {
-        "input_ids": p_ids + a_ids,
-        "labels": [-100] * len(p_ids) + a_ids,
-    }
+    (p_ids, a_ids), = sft_examples(tokenizer, [(prompt, response, reasoning)],
+                                   system_prompt=system_prompt,
+                                   include_reasoning=include_reasoning)
+    return {"input_ids": p_ids + a_ids, "labels": [-100] * len(p_ids) + a_ids}
+
+
+def sft_examples(tokenizer, rows, *, system_prompt: str, include_reasoning: bool,
+                 encoder=None) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, answer ids + EOS) of many rows: the ids :func:`sft_example` gives, from
+    batched calls. The chat template is rendered in Python (fast); the tokenizing, which is
+    what costs, goes through ``encoder`` (a :class:`~socio_re.data.encodings.
+    PieceCachedEncoder`, made here if not given: reuse one across batches so that repeated
+    lines, such as profile bullets and stimuli, are tokenized once)."""
+    from socio_re.data.encodings import PieceCachedEncoder, has_backend
+
+    conversations = [prompt_messages(prompt, system_prompt) for prompt, *_ in rows]
+    answers = [answer_text(response, why, include_reasoning) for _, response, why, *_ in rows]
+    if has_backend(tokenizer):
+        encoder = encoder or PieceCachedEncoder(tokenizer)
+        # apply_chat_template(tokenize=True) renders, then tokenizes without special tokens.
+        p_ids = encoder(tokenizer.apply_chat_template(conversations, add_generation_prompt=True,
+                                                      tokenize=False))
+        a_ids = encoder(answers)
+    else:
+        p_ids = tokenizer.apply_chat_template(conversations, add_generation_prompt=True,
+                                              tokenize=True, return_dict=False)
+        a_ids = tokenizer(answers, add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    return [(list(p), [*a, eos]) for p, a in zip(p_ids, a_ids, strict=True)]
 
 
 # Below this many rows one process is faster than starting workers.
 PARALLEL_MIN_ROWS = 20_000
 # Rows a worker tokenizes and writes at a time: bounds memory whatever the split's size.
 CHUNK_ROWS = 10_000
+# Rows per batched tokenizer call: large enough to amortise the call, small for the progress bar.
+BATCH_ROWS = 1_000
 
 
 def tokenize_frame(tokenizer, df, *, system_prompt: str, include_reasoning: bool,
@@ -86,7 +110,6 @@ def tokenize_to_disk(tokenizer, source, out_dir, *, system_prompt: str, include_
     from pathlib import Path
 
     import pandas as pd
-    from datasets import Dataset
 
     out_dir = Path(out_dir)
     workers = num_proc or os.cpu_count() or 1
@@ -96,7 +119,7 @@ def tokenize_to_disk(tokenizer, source, out_dir, *, system_prompt: str, include_
         frame = source if isinstance(source, pd.DataFrame) else _read_parts(source)
         cols, stats = tokenize_frame(tokenizer, frame, system_prompt=system_prompt,
                                      include_reasoning=include_reasoning, max_length=max_length)
-        Dataset.from_dict(cols).save_to_disk(str(out_dir))
+        _save(cols, out_dir)
         return stats
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -113,7 +136,7 @@ def tokenize_to_disk(tokenizer, source, out_dir, *, system_prompt: str, include_
     lengths: list[int] = []
     written: list[str] = []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
         for job, part in tqdm(zip(jobs, pool.map(_tokenize_chunk_to_disk, jobs), strict=True),
                               total=len(jobs), desc=f"tokenizing ({workers} processes)",
                               unit="chunk", leave=False):
@@ -121,8 +144,7 @@ def tokenize_to_disk(tokenizer, source, out_dir, *, system_prompt: str, include_
             if part:  # a chunk whose rows were all too long wrote nothing loadable
                 written.append(Path(job[-1]).name)
     if not written:
-        Dataset.from_dict({"input_ids": [], "labels": [], "sample_id": []}).save_to_disk(
-            str(chunks / "empty"))
+        _save({"input_ids": [], "labels": [], "sample_id": []}, chunks / "empty")
         written.append("empty")
     (out_dir / CHUNKS_INDEX).write_text(json.dumps(written) + "\n")
     return _stats(n_rows, lengths)
@@ -198,25 +220,65 @@ def _tokenize_rows(tokenizer, rows, system_prompt: str, include_reasoning: bool,
                    max_length: int, progress: bool = False) -> dict[str, list]:
     from tqdm.auto import tqdm
 
+    from socio_re.data.encodings import PieceCachedEncoder, has_backend
+
+    encoder = PieceCachedEncoder(tokenizer) if has_backend(tokenizer) else None
     cols: dict[str, list] = {"input_ids": [], "labels": [], "sample_id": []}
-    for prompt, response, rationale, sample_id in tqdm(
-        rows, total=len(rows), desc="tokenizing", unit="row", leave=False, mininterval=1.0,
-        disable=not progress,
-    ):
-        ex = sft_example(tokenizer, prompt, response, rationale, system_prompt=system_prompt,
-                         include_reasoning=include_reasoning)
-        if len(ex["input_ids"]) > max_length:
-            continue
-        cols["input_ids"].append(ex["input_ids"])
-        cols["labels"].append(ex["labels"])
-        cols["sample_id"].append(int(sample_id))
+    with tqdm(total=len(rows), desc="tokenizing", unit="row", leave=False, mininterval=1.0,
+              disable=not progress) as bar:
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = rows[start:start + BATCH_ROWS]
+            encoded = sft_examples(tokenizer, batch, system_prompt=system_prompt,
+                                   include_reasoning=include_reasoning, encoder=encoder)
+            for (p_ids, a_ids), row in zip(encoded, batch, strict=True):
+                if len(p_ids) + len(a_ids) > max_length:
+                    continue
+                cols["input_ids"].append(p_ids + a_ids)
+                cols["labels"].append([-100] * len(p_ids) + a_ids)
+                cols["sample_id"].append(int(row[3]))
+            bar.update(len(batch))
     return cols
+
+
+def _save(cols: dict[str, list], path) -> None:
+    """Write the columns as a dataset, token ids as int32 (half the disk and page cache of
+    int64; vocabularies are far below 2**31; the collators make int64 tensors). The Arrow
+    arrays are built from flat numpy buffers: converting nested Python lists row by row took
+    longer than the tokenizing."""
+    import pyarrow as pa
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    table = pa.table({"input_ids": _int32_lists(cols["input_ids"]),
+                      "labels": _int32_lists(cols["labels"]),
+                      "sample_id": pa.array(cols["sample_id"], type=pa.int64())})
+    Dataset(InMemoryTable(table)).save_to_disk(str(path))
+
+
+def _int32_lists(rows: list[list[int]]):
+    import itertools
+
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, rows), dtype=np.int32, count=len(rows)), out=offsets[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32,
+                       count=int(offsets[-1]))
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
+
+
+def _one_thread() -> None:
+    """Worker start: the processes already fill the cores, so the Rust tokenizer's own thread
+    pool would only oversubscribe them."""
+    import os
+
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
 def _tokenize_chunk_to_disk(job) -> list[int]:
     """Worker: tokenize one chunk, write it as a dataset, return its kept lengths."""
     import pyarrow.parquet as pq
-    from datasets import Dataset
 
     tokenizer, spec, system_prompt, include_reasoning, max_length, path = job
     if isinstance(spec, tuple):  # (parquet part, row group): read here, not in the parent
@@ -227,5 +289,5 @@ def _tokenize_chunk_to_disk(job) -> list[int]:
         rows = spec
     cols = _tokenize_rows(tokenizer, rows, system_prompt, include_reasoning, max_length)
     if cols["input_ids"]:
-        Dataset.from_dict(cols).save_to_disk(path)
+        _save(cols, path)
     return [len(x) for x in cols["input_ids"]]
