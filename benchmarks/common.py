@@ -7,6 +7,7 @@ in the same process run. ``benchmarks/report.py`` renders them into ``benchmarks
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -34,6 +35,50 @@ def compose_rc(overrides: list[str]):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     return validate_config(cfg)
+
+
+def socsci_shards(scale: float) -> tuple[Path, float | None]:
+    """The directory of generated full-size SocSci210-schema shards at ``scale`` (kept in the
+    cache for later runs), and the seconds it took to write them (None: already there)."""
+    import subprocess
+
+    out = Path(compose_rc(["task=socrates"]).paths.cache_dir) / "bench" / f"socsci-{scale:g}"
+    if any(out.glob("train-*.parquet")):
+        return out, None
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "scripts/make_socsci_fullscale.py", "--out", str(out),
+                    "--scale", str(scale)], cwd=ROOT, check=True)
+    return out, time.perf_counter() - start
+
+
+def run_with_peak_memory(argv: list[str], interval: float = 0.2) -> tuple[int, str, str, float]:
+    """Run a command; (exit code, stdout, stderr, peak GiB of the whole process tree). The
+    peak is the largest sum of PSS over the process and all its descendants, sampled every
+    ``interval`` s: workers count once each, and pages shared after a fork are split between
+    the processes sharing them, not counted twice (ru_maxrss would give only the largest
+    process, and a forked child inherits its parent's high-water mark)."""
+    import subprocess
+    import tempfile
+
+    import psutil
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err, text=True)
+        root, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                        total += p.memory_full_info().pss
+            except psutil.NoSuchProcess:
+                break
+            peak = max(peak, total)
+            time.sleep(interval)
+        proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read(), peak / 2**30
 
 
 def machine() -> dict[str, Any]:

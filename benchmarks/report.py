@@ -10,8 +10,8 @@ import json
 
 from common import RESULTS, ROOT
 
-ORDER = ("padding", "socrates_train", "relext_train", "socrates_eval", "tokenize", "prepare_0.1",
-         "prepare_1", "overheads")
+ORDER = ("padding", "socrates_train", "relext_train", "relext_prepare", "socrates_eval",
+         "tokenize", "prepare_0.1", "prepare_1", "overheads")
 
 
 def fmt(v: float | None) -> str:
@@ -44,8 +44,12 @@ def main() -> None:
         if data.get("notes"):
             lines += ["", data["notes"]]
         lines.append("")
+    alone = [f"{json.loads(p.read_text())['benchmark']}: {r['what']}" for p in files
+             for r in json.loads(p.read_text())["rows"] if r["baseline_value"] is None]
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))
     print(f"wrote {ROOT / 'benchmarks' / 'RESULTS.md'} from {len(files)} result files")
+    for what in alone:  # every figure should stand beside its baseline
+        print(f"warning: no baseline: {what}")
 
 
 if __name__ == "__main__":

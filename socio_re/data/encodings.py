@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,10 @@ class PieceCachedEncoder:
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-        self.exact = piece_separable(tokenizer)
+        # SOCIO_RE_LINE_CACHE=0 encodes whole texts (same ids, slower): for benchmarks, or to
+        # rule the cache out when chasing a tokenization question.
+        self.exact = (os.environ.get("SOCIO_RE_LINE_CACHE", "1") != "0"
+                      and piece_separable(tokenizer))
         self.checked = False
         self.cache: dict[str, list[int]] = {}
 
