@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from common import ROOT, compose_rc, record, row
 
@@ -49,8 +48,8 @@ def main() -> None:
 
     rc = compose_rc(["task=socrates"])
     model_dir = resolve_model_path(rc.model)
-    key = prepare_splits(rc.data, rc.paths.cache_dir).key  # the same rows train.py trains on
-    train = Path(rc.paths.cache_dir) / "prepared" / f"socsci-split-{key}" / "train.parquet"
+    # The same rows train.py trains on: the split's parquet parts (pandas reads the directory).
+    train = prepare_splits(rc.data, rc.paths.cache_dir).root / "train"
     plain = [PY, str(ROOT / "benchmarks" / "baselines" / "plain_sft.py"), model_dir, str(train),
              "--steps", str(STEPS), "--batch", "8", "--system", rc.task.system_prompt]
     rows = []
