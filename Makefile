@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-full clean
+.PHONY: install demo test lint bench bench-full bench-gpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ bench: $(STAMP)
 # shards, 300 MB, stay in .cache for the next run).
 bench-full: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_prepare.py --scale 1.0 --no-baseline
+	$(BIN)/python benchmarks/report.py
+
+# On a machine with a CUDA GPU: real-shaped Qwen2.5 / Llama-3.1 models, full and LoRA, bf16
+# (needs only torch, transformers and peft: `python3 benchmarks/bench_gpu.py` works without
+# the venv on a machine that has them).
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_gpu.py
 	$(BIN)/python benchmarks/report.py
 
 lint: $(STAMP)

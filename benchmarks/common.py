@@ -110,9 +110,11 @@ def row(what: str, value: float, unit: str, baseline: str | None = None,
             "higher_is_better": higher_is_better}
 
 
-def record(name: str, rows: list[dict[str, Any]], notes: str = "") -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def record(name: str, rows: list[dict[str, Any]], notes: str = "",
+           results_dir: Path | None = None) -> Path:
+    results_dir = results_dir or RESULTS
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}.json"
     command = "python " + " ".join([str(Path(sys.argv[0]).relative_to(ROOT))
                                     if Path(sys.argv[0]).is_absolute() else sys.argv[0],
                                     *sys.argv[1:]])

@@ -11,7 +11,7 @@ import json
 from common import RESULTS, ROOT
 
 ORDER = ("padding", "socrates_train", "relext_train", "relext_prepare", "socrates_eval",
-         "tokenize", "prepare_0.1", "prepare_1", "overheads")
+         "tokenize", "prepare_0.1", "prepare_1", "overheads", "gpu")
 
 
 def fmt(v: float | None) -> str:
