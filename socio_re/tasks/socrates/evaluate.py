@@ -27,10 +27,10 @@ def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Pat
     from socio_re.evaluation.answers import parse_answer, parse_scale
     from socio_re.evaluation.generate import generate_answers
     from socio_re.metrics.socrates import compute_socrates_metrics
-    from socio_re.tasks.socrates.formatting import prompt_ids
+    from socio_re.tasks.socrates.formatting import prompts_ids
 
     e = task_cfg.eval
-    prompts = [prompt_ids(tokenizer, p, task_cfg.system_prompt) for p in frame["prompt"]]
+    prompts = prompts_ids(tokenizer, list(frame["prompt"]), task_cfg.system_prompt)
     scales = [parse_scale(s) for s in frame["stimuli"]]
     scored: dict[str, list] = {}
     if e.decoding == "score" and not task_cfg.include_reasoning:

@@ -25,13 +25,25 @@ def answer_text(response: int, reasoning: str | None, include_reasoning: bool) -
 
 def prompt_ids(tokenizer, prompt: str, system_prompt: str) -> list[int]:
     """Token ids of the chat prompt up to and including the assistant header."""
-    ids = tokenizer.apply_chat_template(
-        prompt_messages(prompt, system_prompt),
-        add_generation_prompt=True,
-        tokenize=True,
-        return_dict=False,
-    )
-    return list(ids)
+    return prompts_ids(tokenizer, [prompt], system_prompt)[0]
+
+
+def prompts_ids(tokenizer, prompts, system_prompt: str, encoder=None) -> list[list[int]]:
+    """:func:`prompt_ids` of many prompts: the ids ``apply_chat_template(tokenize=True)`` gives,
+    rendered in Python and tokenized in batch through ``encoder`` (a
+    :class:`~socio_re.data.encodings.PieceCachedEncoder`, made here if not given: reuse one
+    across batches so that repeated lines, such as profile bullets and stimuli, are tokenized
+    once)."""
+    from socio_re.data.encodings import PieceCachedEncoder, has_backend
+
+    conversations = [prompt_messages(prompt, system_prompt) for prompt in prompts]
+    if not has_backend(tokenizer):
+        return [list(ids) for ids in tokenizer.apply_chat_template(
+            conversations, add_generation_prompt=True, tokenize=True, return_dict=False)]
+    encoder = encoder or PieceCachedEncoder(tokenizer)
+    # apply_chat_template(tokenize=True) renders, then tokenizes without special tokens.
+    return encoder(tokenizer.apply_chat_template(conversations, add_generation_prompt=True,
+                                                 tokenize=False))
 
 
 def sft_example(
@@ -53,23 +65,16 @@ def sft_example(
 def sft_examples(tokenizer, rows, *, system_prompt: str, include_reasoning: bool,
                  encoder=None) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, answer ids + EOS) of many rows: the ids :func:`sft_example` gives, from
-    batched calls. The chat template is rendered in Python (fast); the tokenizing, which is
-    what costs, goes through ``encoder`` (a :class:`~socio_re.data.encodings.
-    PieceCachedEncoder`, made here if not given: reuse one across batches so that repeated
-    lines, such as profile bullets and stimuli, are tokenized once)."""
+    batched calls (see :func:`prompts_ids`); the tokenizing, not the template, is what costs."""
     from socio_re.data.encodings import PieceCachedEncoder, has_backend
 
-    conversations = [prompt_messages(prompt, system_prompt) for prompt, *_ in rows]
-    answers = [answer_text(response, why, include_reasoning) for _, response, why, *_ in rows]
     if has_backend(tokenizer):
         encoder = encoder or PieceCachedEncoder(tokenizer)
-        # apply_chat_template(tokenize=True) renders, then tokenizes without special tokens.
-        p_ids = encoder(tokenizer.apply_chat_template(conversations, add_generation_prompt=True,
-                                                      tokenize=False))
+    p_ids = prompts_ids(tokenizer, [prompt for prompt, *_ in rows], system_prompt, encoder)
+    answers = [answer_text(response, why, include_reasoning) for _, response, why, *_ in rows]
+    if encoder is not None:
         a_ids = encoder(answers)
     else:
-        p_ids = tokenizer.apply_chat_template(conversations, add_generation_prompt=True,
-                                              tokenize=True, return_dict=False)
         a_ids = tokenizer(answers, add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
     return [(list(p), [*a, eos]) for p, a in zip(p_ids, a_ids, strict=True)]
