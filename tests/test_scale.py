@@ -55,6 +55,19 @@ def test_tokenizing_in_worker_processes_equals_one_process(tiny_causal, tmp_path
     assert {k: ds[k] for k in serial} == serial and f_stats == s_stats
 
 
+def test_an_empty_split_tokenizes_to_an_empty_dataset_that_loads(tiny_causal, tmp_path):
+    from socio_re.tasks.socrates import formatting
+    from socio_re.tasks.socrates.data import prepare_splits
+
+    rc, _, tokenizer = tiny_causal
+    empty = prepare_splits(rc.data, rc.paths.cache_dir).frames["train"].head(0)
+    stats = formatting.tokenize_to_disk(tokenizer, empty, tmp_path / "ds", system_prompt="S",
+                                        include_reasoning=False, max_length=512)
+    ds = formatting.load_tokenized(tmp_path / "ds")
+    assert len(ds) == 0 and stats["rows"] == 0
+    assert ds.features["input_ids"].feature.dtype == "int32"
+
+
 def _source_with_malformed_rows(root):
     """Full-scale-generator shards plus one shard of typed-but-malformed rows."""
     import numpy as np

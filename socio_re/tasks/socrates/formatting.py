@@ -257,7 +257,8 @@ def _save(cols: dict[str, list], path) -> None:
     table = pa.table({"input_ids": _int32_lists(cols["input_ids"]),
                       "labels": _int32_lists(cols["labels"]),
                       "sample_id": pa.array(cols["sample_id"], type=pa.int64())})
-    Dataset(InMemoryTable(table)).save_to_disk(str(path))
+    # An empty table needs one explicit shard: with none, load_from_disk cannot read it back.
+    Dataset(InMemoryTable(table)).save_to_disk(str(path), num_shards=1 if not len(table) else None)
 
 
 def _int32_lists(rows: list[list[int]]):
