@@ -111,7 +111,8 @@ class PieceCachedEncoder:
     """Token ids of texts without special tokens, equal to whole-text encoding, where each
     distinct line is tokenized once: texts are cut after single newlines into pieces, new
     pieces go to the backend in one batch, and each text's ids are its pieces' ids joined.
-    Falls back to whole-text encoding for tokenizers where that would not be exact."""
+    Falls back to whole-text encoding for tokenizers where that would not be exact, and to the
+    tokenizer's own batched call for tokenizers without a fast backend."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
@@ -123,6 +124,9 @@ class PieceCachedEncoder:
         self.cache: dict[str, list[int]] = {}
 
     def _whole(self, texts: list[str]) -> list[list[int]]:
+        if not has_backend(self.tokenizer):  # a slow tokenizer: its own batched call
+            return [list(ids) for ids in
+                    self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         return [e.ids for e in backend_encodings(self.tokenizer, texts, add_special_tokens=False)]
 
     def __call__(self, texts: list[str]) -> list[list[int]]:

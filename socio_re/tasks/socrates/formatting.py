@@ -29,21 +29,17 @@ def prompt_ids(tokenizer, prompt: str, system_prompt: str) -> list[int]:
 
 
 def prompts_ids(tokenizer, prompts, system_prompt: str, encoder=None) -> list[list[int]]:
-    """:func:`prompt_ids` of many prompts: the ids ``apply_chat_template(tokenize=True)`` gives,
-    rendered in Python and tokenized in batch through ``encoder`` (a
-    :class:`~socio_re.data.encodings.PieceCachedEncoder`, made here if not given: reuse one
-    across batches so that repeated lines, such as profile bullets and stimuli, are tokenized
-    once)."""
-    from socio_re.data.encodings import PieceCachedEncoder, has_backend
+    """:func:`prompt_ids` of many prompts: the ids ``apply_chat_template(tokenize=True)`` gives
+    (it renders, then tokenizes without special tokens), rendered in Python and tokenized in
+    batch through ``encoder`` (a :class:`~socio_re.data.encodings.PieceCachedEncoder`, made here
+    if not given: reuse one across batches so that repeated lines, such as profile bullets and
+    stimuli, are tokenized once)."""
+    from socio_re.data.encodings import PieceCachedEncoder
 
-    conversations = [prompt_messages(prompt, system_prompt) for prompt in prompts]
-    if not has_backend(tokenizer):
-        return [list(ids) for ids in tokenizer.apply_chat_template(
-            conversations, add_generation_prompt=True, tokenize=True, return_dict=False)]
     encoder = encoder or PieceCachedEncoder(tokenizer)
-    # apply_chat_template(tokenize=True) renders, then tokenizes without special tokens.
-    return encoder(tokenizer.apply_chat_template(conversations, add_generation_prompt=True,
-                                                 tokenize=False))
+    return encoder(tokenizer.apply_chat_template(
+        [prompt_messages(prompt, system_prompt) for prompt in prompts],
+        add_generation_prompt=True, tokenize=False))
 
 
 def sft_example(
@@ -66,18 +62,14 @@ def sft_examples(tokenizer, rows, *, system_prompt: str, include_reasoning: bool
                  encoder=None) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, answer ids + EOS) of many rows: the ids :func:`sft_example` gives, from
     batched calls (see :func:`prompts_ids`); the tokenizing, not the template, is what costs."""
-    from socio_re.data.encodings import PieceCachedEncoder, has_backend
+    from socio_re.data.encodings import PieceCachedEncoder
 
-    if has_backend(tokenizer):
-        encoder = encoder or PieceCachedEncoder(tokenizer)
+    encoder = encoder or PieceCachedEncoder(tokenizer)
     p_ids = prompts_ids(tokenizer, [prompt for prompt, *_ in rows], system_prompt, encoder)
-    answers = [answer_text(response, why, include_reasoning) for _, response, why, *_ in rows]
-    if encoder is not None:
-        a_ids = encoder(answers)
-    else:
-        a_ids = tokenizer(answers, add_special_tokens=False)["input_ids"]
+    a_ids = encoder([answer_text(response, why, include_reasoning)
+                     for _, response, why, *_ in rows])
     eos = tokenizer.eos_token_id
-    return [(list(p), [*a, eos]) for p, a in zip(p_ids, a_ids, strict=True)]
+    return [(p, [*a, eos]) for p, a in zip(p_ids, a_ids, strict=True)]
 
 
 # Below this many rows one process is faster than starting workers.
@@ -225,9 +217,9 @@ def _tokenize_rows(tokenizer, rows, system_prompt: str, include_reasoning: bool,
                    max_length: int, progress: bool = False) -> dict[str, list]:
     from tqdm.auto import tqdm
 
-    from socio_re.data.encodings import PieceCachedEncoder, has_backend
+    from socio_re.data.encodings import PieceCachedEncoder
 
-    encoder = PieceCachedEncoder(tokenizer) if has_backend(tokenizer) else None
+    encoder = PieceCachedEncoder(tokenizer)
     cols: dict[str, list] = {"input_ids": [], "labels": [], "sample_id": []}
     with tqdm(total=len(rows), desc="tokenizing", unit="row", leave=False, mininterval=1.0,
               disable=not progress) as bar:
