@@ -53,6 +53,35 @@ TINY_CAUSAL_DEFAULTS = {
 }
 
 
+def check_model_folder(path: Path) -> str | None:
+    """What a saved model folder lacks for ``from_pretrained`` (None when it is whole): a
+    config.json naming its model_type, the weights (every shard of a sharded save) and a
+    tokenizer. Under torch.distributed, ``save_pretrained`` writes weights and config only on
+    rank 0 while the tokenizer saves everywhere, so a folder can look built and hold no model."""
+    import json
+
+    path = Path(path)
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return "no readable config.json"
+    if "model_type" not in config:
+        return "config.json without a model_type"
+    index = path / "model.safetensors.index.json"
+    if index.exists():
+        try:
+            shards = set(json.loads(index.read_text())["weight_map"].values())
+        except (OSError, ValueError, KeyError):
+            return "an unreadable model.safetensors.index.json"
+        if absent := sorted(s for s in shards if not (path / s).exists()):
+            return f"missing weight shards {', '.join(absent)}"
+    elif not (path / "model.safetensors").exists():
+        return "no model.safetensors"
+    if not any((path / f).exists() for f in ("tokenizer.json", "tokenizer_config.json")):
+        return "no tokenizer"
+    return None
+
+
 def socsci_corpus() -> list[str]:
     """Text the tiny causal tokenizer is trained on: a generated SocSci-style sample."""
     from socio_re.data.socsci.load import load_socsci
@@ -145,7 +174,8 @@ def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, corpus: str = "s
         tokenizer.save_pretrained(tmp)
 
     return build_once(out_dir, write, meta={"builder": "tiny_causal", "corpus": corpus,
-                                            "version": BUILDER_VERSION, "spec": spec})
+                                            "version": BUILDER_VERSION, "spec": spec},
+                      check=check_model_folder)
 
 
 TINY_ENCODER_DEFAULTS = {
@@ -198,7 +228,8 @@ def build_tiny_encoder(out_dir: str | Path, *, seed: int = 0, **overrides) -> Pa
         tokenizer.save_pretrained(tmp)
 
     return build_once(out_dir, write, meta={"builder": "tiny_encoder",
-                                            "version": BUILDER_VERSION, "spec": spec})
+                                            "version": BUILDER_VERSION, "spec": spec},
+                      check=check_model_folder)
 
 
 def build_tiny_decoder(out_dir: str | Path, *, seed: int = 0) -> Path:
@@ -215,7 +246,7 @@ BUILDERS = {
 def ensure_built(builder: str, path: str | Path) -> Path:
     """Return ``path``, building the offline model there first if it is not there yet."""
     path = Path(path)
-    if is_complete(path):
+    if is_complete(path, check_model_folder):
         return path
     if builder not in BUILDERS:
         from socio_re.errors import ConfigError

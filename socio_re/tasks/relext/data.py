@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from socio_re.data.cache import build_once, fingerprint
+from socio_re.data.cache import build_once, files_present, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def ensure_source(data_cfg) -> Path:
             generate_litcoin_sample(tmp, num_train=spec.num_train, num_test=spec.num_test,
                                     seed=spec.seed)
 
-        build_once(path, write, meta=asdict(spec))
+        build_once(path, write, meta=asdict(spec), check=files_present("*"))
     if not path.exists():
         from socio_re.errors import DataError
 
@@ -66,7 +66,8 @@ def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
     key = fingerprint(shaping)
     target = Path(cache_dir) / "prepared" / f"relext-{key}"
     hit = (target / ".complete").exists()
-    build_once(target, lambda tmp: _build(data_cfg, path, tmp), meta=shaping)
+    build_once(target, lambda tmp: _build(data_cfg, path, tmp), meta=shaping,
+               check=files_present("stats.json", "split_0.json"))
     fold_of, instances, test = folds_from_split_files(target)
     stats = json.loads((target / "stats.json").read_text())
     log.info("%s relext data: %d training instances in %d folds, %d test instances (%s)",

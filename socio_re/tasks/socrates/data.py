@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from socio_re.data.cache import build_once, fingerprint
+from socio_re.data.cache import build_once, files_present, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def ensure_source(data_cfg) -> str:
             generate_sample(tmp, num_studies=spec.num_studies,
                             participants_per_study=spec.participants_per_study, seed=spec.seed)
 
-        build_once(path, write, meta=asdict(spec))
+        build_once(path, write, meta=asdict(spec), check=files_present("*.parquet"))
     return path
 
 
@@ -121,7 +121,8 @@ def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
 
     hit = (target / ".complete").exists()
-    build_once(target, build, meta=shaping)
+    build_once(target, build, meta=shaping,
+               check=files_present("manifest.json", "report.json", *SPLITS))
     manifest = json.loads((target / "manifest.json").read_text())
     report = json.loads((target / "report.json").read_text())
     prepared = PreparedSplits(target, manifest, report, key)
@@ -172,7 +173,7 @@ def tokenized_splits(prepared: PreparedSplits, tokenizer, task_cfg, cache_dir: s
                                 f"{task_cfg.max_length} tokens; raise task.max_length")
         (tmp / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
 
-    build_once(target, build, meta=shaping)
+    build_once(target, build, meta=shaping, check=files_present("stats.json", *names))
     stats = json.loads((target / "stats.json").read_text())
     for name in names:
         s = stats[name]
