@@ -282,4 +282,19 @@ def tracker_tags(rc: Any, run_dir: Path) -> dict[str, Any]:
         tags["data.split"] = split
     for t in rc.tags:
         tags[f"tag.{t}"] = "1"
+    # What the user set (compare shows these columns); empty = every default, which differs
+    # from a run of an older version that has no such tag.
+    tags["overrides"] = command_line_overrides(run_dir)
     return tags
+
+
+def command_line_overrides(run_dir: Path) -> str:
+    """The run's command-line overrides as Hydra recorded them (``.hydra/overrides.yaml``),
+    space-joined; empty when the run did not start from the command line."""
+    import yaml
+
+    try:
+        items = yaml.safe_load((Path(run_dir) / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return ""
+    return " ".join(str(o) for o in items or [] if not str(o).startswith("hydra"))
