@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,38 @@ def _absolute_paths(cfg: DictConfig) -> None:
         cfg.paths.cache_dir = str(Path(str(cache)).expanduser().resolve())
 
 
+# What a run directory holds before its task starts: Hydra's record, the frozen config, the log.
+_STARTUP_FILES = {".hydra", "config.yaml", "run.log"}
+
+
 def _remove_if_fresh(run_dir: Path) -> None:
-    """Delete a run directory that holds nothing but what Hydra wrote when the job started."""
-    if run_dir.is_dir() and all(p.name == ".hydra" for p in run_dir.iterdir()):
+    """Delete a run directory that holds nothing but what was written as the run started (a
+    run that failed at start-up leaves no folder to confuse with real results; one with
+    checkpoints or a tracked run is kept)."""
+    if run_dir.is_dir() and all(p.name in _STARTUP_FILES for p in run_dir.iterdir()):
+        from socio_re.utils.console import close_run_log
+
+        close_run_log(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def prepare_shared(rc, run_dir: Path) -> None:
+    """Build what every rank reads (offline models, data, tokenized sets) once, here, before
+    any rank starts, and fail fast on start-up mistakes: those leave no run folder and no
+    tracked run behind."""
+    from socio_re.errors import UserError
+    from socio_re.launch.distributed import visible_gpus
+    from socio_re.tasks import get_task
+
+    if not visible_gpus():  # chosen, not guessed: DeepSpeed warns in every process otherwise
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    log.info("checking the model and preparing the data (built once, then reused from %s)",
+             rc.paths.cache_dir)
+    try:
+        get_task(rc.task.name).run_module().prepare_shared(rc)
+    except UserError:
+        _remove_if_fresh(run_dir)
+        raise
 
 
 def freeze_config(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -70,19 +99,19 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     clear_done(run_dir)  # this attempt is not done until it writes the marker again
     setup_logging(run_dir)
     print_config_tree(resolved)
+    prepare_shared(rc, run_dir)
 
     if rc.strategy.num_processes > 1:
         from socio_re.launch.spawn import launch
 
-        log.info("starting %d processes (strategy=%s)", rc.strategy.num_processes,
-                 rc.strategy.name)
         launch(run_dir, rc.strategy.num_processes, rc.strategy.devices)
         summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     else:
         summary = execute(rc, resolved, run_dir)
     write_done(run_dir, summary["metrics"], summary["tracking"])
     outputs = {k: Path(v) for k, v in summary["outputs"].items()}
-    print_summary(summary["metrics"], run_dir, outputs, summary["tracking"])
+    print_summary(summary["metrics"], run_dir, outputs, summary["tracking"],
+                  engine=summary.get("engine"), run_name=summary.get("run_name"))
     return summary["metrics"]
 
 
@@ -99,16 +128,20 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from socio_re.tasks import get_task
     from socio_re.tracking import make_tracker
     from socio_re.tracking.params import config_params
+    from socio_re.tracking.run_names import default_run_name
     from socio_re.tracking.tracker import tracker_tags
+    from socio_re.training.engine_report import describe_engine, read_engine_report
 
     task = get_task(rc.task.name).run_module()
     # Seed before any model is built: new heads and resized embedding rows start the same
     # in every run with the same seed (the Trainer only seeds at its own construction).
     set_seed(rc.seed)
+    run_name = rc.run_name or default_run_name(
+        rc, run_dir.name.split("__") if rc.sweep.id else None)
     tracker = make_tracker(
         rc.tracking,
         experiment=rc.tracking.experiment_name or rc.task.name,
-        run_name=rc.run_name or run_dir.name,
+        run_name=run_name,
         run_dir=run_dir,
     )
     tracker.set_tags({**tracker_tags(rc, run_dir), **sweep_tags(rc)})
@@ -127,8 +160,10 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         metrics = _json_safe(result.metrics)
         outputs = {"config": run_dir / "config.yaml", "metrics": run_dir / "metrics.json",
                    **result.artifacts, **result.paths}
+        engine = read_engine_report(run_dir)
         summary = {"metrics": metrics, "outputs": {k: str(v) for k, v in outputs.items()},
-                   "tracking": tracker.describe()}
+                   "tracking": tracker.describe(), "run_name": run_name,
+                   "engine": describe_engine(engine) if engine else None}
         if rank() == 0:
             (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
             (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
@@ -137,6 +172,15 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 tracker.log_artifact(path)
             tracker.log_artifact(run_dir / "metrics.json")
         status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except Exception as exc:
+        if status == "FAILED":  # the reason, one line, beside the status in the runs table
+            from socio_re.tracking.offline import one_line
+
+            tracker.set_tags({"error": f"{type(exc).__name__}: {one_line(exc)}"})
+        raise
     finally:
         tracker.finish(status)
     return summary

@@ -39,10 +39,14 @@ def compose(overrides: list[str] | None = None):
                              return_hydra_config=False)
 
 
-def run_train(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ``python train.py ARGS`` the way a user does, from ``cwd``."""
+def run_train(args: list[str], cwd: Path, timeout: int = 1800,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGS`` the way a user does, from ``cwd`` (``env``: variables to
+    set on top of this process's). The timeout only stops a hung run: loaded machines are
+    several times slower than quiet ones."""
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
 
 
 def run_module(module: str, args: list[str], cwd: Path, timeout: int = 600,

@@ -92,6 +92,9 @@ def test_fold_sweep_is_a_parent_run_with_a_child_per_fold_and_the_cv_aggregate(f
         assert f"fold={t['fold']}" in t["overrides"].split() and t["git_commit"]
         assert t["strategy"] == "single" and t["model"] == "tiny-encoder"
         assert run["info"]["status"] == "FINISHED"
+        # A name that says what ran, not a timestamp; and the engine that really ran.
+        assert t["mlflow.runName"].startswith(f"relext·tiny-encoder·single·fold={t['fold']}·")
+        assert t["engine.engine"] == "single" and t["engine.world_size"] == "1"
     # Params: the flattened resolved config.
     params = {p["key"]: p["value"] for p in children[0][0]["data"]["params"]}
     assert params["trainer.max_steps"] == "30" and params["task.name"] == "relext"

@@ -66,6 +66,7 @@ def test_outputs_exist_and_parse(trained_run):
     assert manifest["kind"] == "unseen_studies"
     assert (run_dir / "model" / "model.safetensors").exists()
     assert "run directory" in trained_run["stdout"] and "MLflow run" in trained_run["stdout"]
+    assert "engine         single process" in trained_run["stdout"]
 
 
 def test_mlflow_run_reads_back(trained_run):
@@ -82,6 +83,10 @@ def test_mlflow_run_reads_back(trained_run):
     for tag in ("task", "model", "strategy", "data.split", "git_commit"):
         assert tag in run.data.tags
     assert run.data.tags["strategy"] == "single"
+    # What really ran, and what the user typed (compare shows those columns).
+    assert run.data.tags["engine.engine"] == "single"
+    assert run.data.tags["engine"].startswith("single process · float32")
+    assert "trainer.max_steps=25" in run.data.tags["overrides"].split()
     final = json.loads((trained_run["dir"] / "metrics.json").read_text())
     assert run.data.metrics["test/uniform_wasserstein"] == pytest.approx(
         final["test/uniform_wasserstein"])

@@ -1,5 +1,9 @@
 """Every strategy trains both tasks on CPU with 2 processes over gloo, and the engine that ran is
-the one asked for (read from the run's engine.json, written by the Trainer itself)."""
+the one asked for (read from the run's engine.json, written by the Trainer itself).
+
+Each strategy run is the very first run of its own empty cache (tiny model, sample data and
+prepared data all built by that run), as on a fresh clone: the shared files must be built once,
+before the ranks start, never by each rank."""
 
 from __future__ import annotations
 
@@ -22,10 +26,18 @@ def _extensions_cache(cache_dir, monkeypatch):
 
 
 def _run(tmp_path, args, name="run"):
+    """A run as the first command on an empty cache; checks what the user saw on the way."""
     run_dir = tmp_path / name
-    out = run_train([*args, *SMOKE, f"hydra.run.dir={run_dir}"], tmp_path, timeout=400)
+    out = run_train([*args, *SMOKE, f"hydra.run.dir={run_dir}"], tmp_path,
+                    env={"SOCIO_RE_CACHE_DIR": str(tmp_path / f"cache-{name}")})
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
-    return run_dir, json.loads((run_dir / "engine.json").read_text())
+    assert "building the offline tiny" in out.stderr  # built here, by this first run, once
+    assert out.stderr.count("building the offline tiny") == 1
+    engine = json.loads((run_dir / "engine.json").read_text())
+    assert "engine: " in out.stderr  # said as soon as the engine is in place ...
+    summary = [line for line in out.stdout.splitlines() if line.startswith("engine ")]
+    assert len(summary) == 1  # ... and in the final summary
+    return run_dir, engine
 
 
 def _check_engine(engine: dict, strategy: str) -> None:
@@ -40,6 +52,9 @@ def _check_engine(engine: dict, strategy: str) -> None:
         assert engine["zero_stage"] == int(strategy[-1]) and engine["world_size"] == 2
     elif strategy == "qlora":
         assert engine["linear4bit_layers"] > 0
+    elif strategy == "qlora_fsdp":
+        _check_engine(engine, "fsdp")
+        _check_engine(engine, "qlora")
 
 
 # Socrates runs share one global batch of 16 (single: 16 x 1; the rest: 8 x 2 processes) and
@@ -52,6 +67,7 @@ SOCRATES = {
     "zero2": ["trainer.per_device_train_batch_size=8"],
     "zero3": ["trainer.per_device_train_batch_size=8"],
     "qlora": ["finetune=lora"],
+    "qlora_fsdp": ["finetune=lora", "trainer.per_device_train_batch_size=8"],
 }
 RELEXT = {
     "ddp": ["model=tiny-encoder"],
@@ -109,10 +125,12 @@ def test_sharded_qlora_relext_resumes_keeps_its_best_and_exports(tmp_path):
     run_dir = tmp_path / "run"
     args = ["task=relext", "model=tiny-decoder", "strategy=qlora_fsdp", "finetune=lora",
             "debug=preempt", "tracking=none", f"hydra.run.dir={run_dir}"]
-    first = run_train(args, tmp_path, timeout=400)
+    fresh = {"SOCIO_RE_CACHE_DIR": str(tmp_path / "cache")}  # the first run of a fresh clone
+    first = run_train(args, tmp_path, env=fresh)
     assert first.returncode == 3, first.stderr[-3000:]
-    second = run_train([*args, "trainer.stop_at_step=null"], tmp_path, timeout=400)
+    second = run_train([*args, "trainer.stop_at_step=null"], tmp_path, env=fresh)
     assert second.returncode == 0, second.stderr[-3000:]
+    assert "building the offline tiny" not in second.stderr  # the cache from the first run
     engine = json.loads((run_dir / "engine.json").read_text())
     _check_engine(engine, "fsdp")
     _check_engine(engine, "qlora")
@@ -184,10 +202,10 @@ def test_strategy_defaults_resolve_for_this_machine():
 def test_preempted_multi_process_run_resumes_from_its_sharded_checkpoint(tmp_path, strategy):
     run_dir = tmp_path / "run"
     args = [f"strategy={strategy}", "debug=preempt", "tracking=none", f"hydra.run.dir={run_dir}"]
-    first = run_train(args, tmp_path, timeout=400)
+    first = run_train(args, tmp_path)
     assert first.returncode == 3, first.stderr[-3000:]
     assert (run_dir / "checkpoints" / "checkpoint-4").exists()
-    second = run_train([*args, "trainer.stop_at_step=null"], tmp_path, timeout=400)
+    second = run_train([*args, "trainer.stop_at_step=null"], tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resuming from" in (run_dir / "run.log").read_text()
     assert json.loads((run_dir / "metrics.json").read_text())["train/global_step"] == 8

@@ -82,7 +82,10 @@ def test_grid_is_one_parent_run_with_four_tagged_children_and_the_aggregate(grid
         assert tags["sweep_id"] == sweep_id and tags["data"] == "socsci210-sample"
         assert f"trainer.learning_rate={params['trainer.learning_rate']}" in tags["overrides"]
         seen.add((params["trainer.learning_rate"], params["trainer.per_device_train_batch_size"]))
-        assert child.info.run_name == child.data.tags["run_dir"].rsplit("/", 1)[-1]
+        # Named after what ran and this job's own overrides, not a timestamp or a number.
+        lr, bs = params["trainer.learning_rate"], params["trainer.per_device_train_batch_size"]
+        assert child.info.run_name.startswith("socrates·tiny-causal·single·")
+        assert f"·learning_rate={lr}·per_device_train_batch_size={bs}·" in child.info.run_name
     assert seen == {(lr, bs) for lr in ("0.001", "0.003") for bs in ("4", "8")}
     assert sorted(c.data.tags["job_num"] for c in children) == ["0", "1", "2", "3"]
     objectives = [c.data.metrics["objective"] for c in children]

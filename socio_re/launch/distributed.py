@@ -55,6 +55,40 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def skip_unused_deepspeed_ops() -> None:
+    """On CPU, DeepSpeed compiles a shared-memory all-reduce op when its process group starts
+    (about a minute of silence on a 2-core machine, once per extensions cache). Only
+    ``inference_all_reduce`` (tensor-parallel inference) uses it, falling back to the process
+    group's all_reduce without it; training never calls it, so it is not built."""
+    if visible_gpus():
+        return
+    import deepspeed
+
+    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+
+
+def init_deepspeed(s: StrategyConfig) -> None:
+    """Join DeepSpeed's process group (ZeRO-3 must see it before TrainingArguments and
+    from_pretrained), without compiling ops that training never calls."""
+    import logging
+
+    import deepspeed
+
+    log = logging.getLogger(__name__)
+    skip_unused_deepspeed_ops()
+    if rank() == 0:
+        log.info("joining DeepSpeed's process group (%s)", backend(s))
+    deepspeed.init_distributed(dist_backend=backend(s))
+    zero = s.deepspeed.get("zero_optimization") or {}
+    offload = (zero.get("offload_optimizer") or {}).get("device") not in (None, "none")
+    torch_adam = ((s.deepspeed.get("optimizer") or {}).get("params") or {}).get("torch_adam")
+    if offload and not torch_adam and rank() == 0:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        log.info("DeepSpeed's CPU Adam op (optimizer offload) compiles on first use, about a "
+                 "minute once per machine; cached in %s", _get_build_directory("cpu_adam", False))
+
+
 def check_strategy(rc: RunConfig) -> None:
     """Combinations that cannot work, each one line with the fix."""
     s = rc.strategy

@@ -9,12 +9,15 @@ is what the user sees.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
 from pathlib import Path
 
 from socio_re.errors import UserError
+
+log = logging.getLogger(__name__)
 
 ERROR_DIR = "worker_errors"
 
@@ -51,6 +54,10 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None
     os.environ[WORKER_ENV] = "1"  # inherited by the ranks
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // num_processes)))
     nnodes, node_rank, addr, port = rendezvous()
+    log.info(
+        "starting %d processes%s; they meet at %s:%d (each imports torch and the model code "
+        "first, about 10-20 s on CPU)", num_processes * nnodes,
+        f" on {nnodes} nodes" if nnodes > 1 else "", addr, port)
     config = LaunchConfig(
         min_nodes=nnodes, max_nodes=nnodes, nproc_per_node=num_processes,
         run_id=f"socio_re-{run_dir.name}", rdzv_backend="c10d",

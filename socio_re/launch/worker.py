@@ -15,7 +15,7 @@ def worker_main(run_dir: str) -> None:
 
     from socio_re.config.validate import validate_config
     from socio_re.errors import UserError
-    from socio_re.launch.distributed import backend, rank
+    from socio_re.launch.distributed import init_deepspeed, rank
     from socio_re.run import execute
     from socio_re.utils.console import setup_logging
 
@@ -30,10 +30,7 @@ def worker_main(run_dir: str) -> None:
         cfg = OmegaConf.load(path / "config.yaml")
         rc = validate_config(cfg)
         if rc.strategy.deepspeed:
-            # ZeRO-3 must see the process group before TrainingArguments and from_pretrained.
-            import deepspeed
-
-            deepspeed.init_distributed(dist_backend=backend(rc.strategy))
+            init_deepspeed(rc.strategy)
         execute(rc, OmegaConf.to_container(cfg, resolve=True), path)
     except BaseException as exc:
         errors = path / "worker_errors"

@@ -46,13 +46,13 @@ class PairClassifier(nn.Module):
         weights = torch.tensor(class_weights, dtype=torch.float) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
 
-    # Trainer calls these when trainer.gradient_checkpointing is on.
-    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None):
-        self.backbone.gradient_checkpointing_enable(
-            gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
+    # The Trainer calls these when trainer.gradient_checkpointing is on (transformers 5 names).
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, **kwargs):
+        self.backbone.activation_checkpointing_enable(
+            activation_checkpointing_kwargs=activation_checkpointing_kwargs, **kwargs)
 
-    def gradient_checkpointing_disable(self):
-        self.backbone.gradient_checkpointing_disable()
+    def activation_checkpointing_disable(self):
+        self.backbone.activation_checkpointing_disable()
 
     def get_input_embeddings(self):
         return self.backbone.get_input_embeddings()

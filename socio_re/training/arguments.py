@@ -34,8 +34,10 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
     import torch
     from transformers import TrainingArguments
 
-    from socio_re.launch.distributed import trainer_kwargs
+    from socio_re.launch.distributed import skip_unused_deepspeed_ops, trainer_kwargs
 
+    if rc.strategy.deepspeed:
+        skip_unused_deepspeed_ops()  # a single-process DeepSpeed run starts its group later
     world_size = rc.strategy.num_processes
     t = rc.trainer
     bf16, fp16 = mixed_precision(t.precision)
@@ -63,7 +65,8 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
         save_total_limit=t.save_total_limit,
         bf16=bf16,
         fp16=fp16,
-        gradient_checkpointing=t.gradient_checkpointing,
+        # transformers 5 name (gradient_checkpointing is its deprecated alias).
+        activation_checkpointing=t.gradient_checkpointing,
         dataloader_num_workers=t.dataloader_num_workers,
         seed=rc.seed,
         data_seed=rc.seed,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ def _fmt(v: Any) -> str:
 
 
 def print_summary(metrics: dict[str, Any], run_dir: Path, outputs: dict[str, Path],
-                  tracking: str) -> None:
+                  tracking: str, engine: str | None = None, run_name: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -49,6 +51,10 @@ def print_summary(metrics: dict[str, Any], run_dir: Path, outputs: dict[str, Pat
         table.add_row(k, _fmt(v))
     console = Console(file=sys.stdout, soft_wrap=True)
     console.print(table)
+    if run_name:
+        console.print(f"[bold]run[/bold]            {run_name}", markup=True, highlight=False)
+    if engine:
+        console.print(f"[bold]engine[/bold]         {engine}", highlight=False)
     console.print(f"[bold]run directory[/bold]  {run_dir}")
     for name, path in outputs.items():
         console.print(f"  {name:<14} {path}")
@@ -56,7 +62,8 @@ def print_summary(metrics: dict[str, Any], run_dir: Path, outputs: dict[str, Pat
 
 
 def setup_logging(run_dir: Path | None = None) -> None:
-    """Console at INFO for our modules; a full log file in the run directory."""
+    """Our INFO lines on the console *and* in ``<run_dir>/run.log``; libraries' chatter at
+    WARNING (their warnings still show)."""
     root = logging.getLogger()
     fmt = logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] %(message)s", "%H:%M:%S")
     if run_dir is not None and not any(
@@ -66,14 +73,40 @@ def setup_logging(run_dir: Path | None = None) -> None:
         fh = logging.FileHandler(run_dir / "run.log")
         fh.setFormatter(fmt)
         root.addHandler(fh)
-    if not root.handlers:
+    # A FileHandler is a StreamHandler too: look for one that writes to the terminal.
+    if not any(type(h) is logging.StreamHandler for h in root.handlers):
         sh = logging.StreamHandler()
         sh.setFormatter(fmt)
         root.addHandler(sh)
     root.setLevel(logging.INFO)
+    # MLflow sets its own loggers' level when imported ("Creating initial MLflow database
+    # tables..."); this is the level it reads (inherited by the ranks).
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # DeepSpeed's own internal call, once per rank per step kind: nothing for a user to do.
+    warnings.filterwarnings("ignore", message=r"`torch\.distributed\.all_gather_into_tensor` "
+                            "is deprecated", category=FutureWarning)
     quiet_library_progress_bars()
-    for noisy in ("httpx", "urllib3", "alembic", "mlflow", "filelock", "datasets"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for chatty in CHATTY_WARNERS:
+        logging.getLogger(chatty).setLevel(logging.CRITICAL)
+
+
+def close_run_log(run_dir: Path) -> None:
+    """Detach the run's log file (before its directory is removed)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if isinstance(h, logging.FileHandler) and Path(h.baseFilename).parent == Path(run_dir):
+            root.removeHandler(h)
+            h.close()
+
+
+# INFO chatter of libraries (mlflow's "Creating initial MLflow database tables..." and such).
+NOISY_LOGGERS = ("httpx", "urllib3", "alembic", "mlflow", "filelock", "datasets")
+# Warnings and errors that say nothing a user can act on, repeated by every rank: bitsandbytes'
+# optional "kernels" package for CPU 4-bit matmuls (its own fallback runs), and the elastic
+# launcher's copy of a worker's traceback (the worker's own error is what we report).
+CHATTY_WARNERS = ("bitsandbytes.backends.cpu.ops", "torch.distributed.elastic")
 
 
 def quiet_library_progress_bars() -> None:

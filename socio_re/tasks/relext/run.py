@@ -47,6 +47,17 @@ def compute_metrics_fn(labels: tuple[str, ...]):
     return compute
 
 
+def prepare_shared(rc: RunConfig) -> None:
+    """Everything the ranks share, built once in this process before they start: the pair
+    instances with their folds and the model files (an offline model is built; a hub model's
+    config and tokenizer must load). A mistake here fails the run before it is tracked."""
+    from socio_re.models.load import check_model_loads, load_tokenizer
+    from socio_re.tasks.relext.data import prepare
+
+    prepare(rc.data, rc.paths.cache_dir)  # a wrong data path is named first
+    load_tokenizer(rc.model, check_model_loads(rc.model), require_chat_template=False)
+
+
 def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     from datasets import Dataset
 
@@ -127,7 +138,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
                                data_collator=PairCollator(tokenizer.pad_token_id),
                                compute_metrics=compute_metrics_fn(labels) if val_ds else None,
                                callbacks=callbacks)
-        fit(trainer, rc.resume, run_dir)
+        fit(trainer, rc.resume, run_dir, tracker)
         if stopper and stopper.stopped:
             result.interrupted = True
             return result
@@ -168,6 +179,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
                 plain, tokenizer, instances, rc.task, labels, run_dir, prefix=split)
             metrics.update(split_metrics)
             result.artifacts.update(files)
-        metrics["objective"] = metrics.get("val/micro_f1", metrics.get("test/micro_f1"))
+        # Selection reads validation data only: with fold=all there is none, and no objective.
+        metrics["objective"] = metrics.get("val/micro_f1")
     result.metrics = metrics
     return result

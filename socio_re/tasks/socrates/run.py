@@ -11,6 +11,20 @@ from socio_re.tasks.result import TaskResult
 
 log = logging.getLogger(__name__)
 
+
+def prepare_shared(rc: RunConfig) -> None:
+    """Everything the ranks share, built once in this process before they start: the split, the
+    model files (an offline model is built; a hub model's config and tokenizer must load) and
+    the tokenized training data. A mistake here fails the run before it is tracked."""
+    from socio_re.models.load import check_model_loads, load_tokenizer
+    from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
+
+    prepared = prepare_splits(rc.data, rc.paths.cache_dir)  # a wrong data path is named first
+    path = check_model_loads(rc.model)
+    if rc.train:
+        tokenized_splits(prepared, load_tokenizer(rc.model, path), rc.task, rc.paths.cache_dir)
+
+
 def load_model_for_training(rc: RunConfig):
     from socio_re.models.load import (
         apply_finetune_method,
@@ -55,7 +69,7 @@ def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker, arg
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    fit(trainer, rc.resume, run_dir)
+    fit(trainer, rc.resume, run_dir, tracker)
     return trainer, bool(stopper and stopper.stopped)
 
 
@@ -138,6 +152,12 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
                                              prefix=split)
         metrics.update(eval_metrics)
         result.artifacts.update(files)
-        metrics["objective"] = eval_metrics.get(f"{split}/wasserstein")
-    result.metrics = metrics
+    result.metrics = {**metrics, "objective": selection_objective(metrics)}
     return result
+
+
+def selection_objective(metrics: dict) -> float | None:
+    """What sweeps, ``compare`` and Hydra rank runs by: validation data only, never test.
+    The validation W1 when the validation split was scored (``task.eval.split=val``), else the
+    final model's validation loss; lower is better for both."""
+    return metrics.get("val/wasserstein", metrics.get("val/loss"))
