@@ -8,13 +8,16 @@ What it adds to hydra-submitit-launcher:
   directory and ``resume=auto``), re-run failed ones;
 - bounded parallelism on the local executor (CPU cores or GPUs per job), distinct GPUs for
   concurrent local jobs;
-- one failing job does not stop the others; a summary table at the end, non-zero exit if any
-  job did not finish;
-- an MLflow parent run created before the jobs start, the cross-validation aggregate on it.
+- one failing job does not stop the others; a summary table at the end, then the
+  cross-validation table of a fold sweep or the ranking of a grid (sweeps/report.py), non-zero
+  exit if any job did not finish;
+- an MLflow parent run created before the jobs start, the cross-validation aggregate on it;
+- Ctrl-C stops the local jobs and marks the parent and the child runs left RUNNING as KILLED.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,11 +30,15 @@ from typing import Any
 
 from socio_re.errors import UserError
 from socio_re.sweeps.naming import job_dir_name
+from socio_re.sweeps.report import print_sweep_result, print_sweep_summary
 from socio_re.sweeps.state import clear_done, has_checkpoint, job_state, read_done
 
 log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "sweep_summary.json"
+# After Ctrl-C, how long cancelled local jobs get to exit (and close their own MLflow runs)
+# before the launcher marks the runs still RUNNING as KILLED.
+CANCEL_GRACE_S = 10.0
 
 
 class SweepFailed(UserError):
@@ -56,7 +63,7 @@ class JobRecord:
     name: str
     overrides: str
     directory: str
-    status: str = "pending"  # completed | skipped | interrupted | failed
+    status: str = "pending"  # completed | skipped | interrupted | not started | failed
     error: str = ""
     log: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -186,7 +193,7 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     from hydra.core.utils import JobReturn, JobStatus
     from omegaconf import open_dict
 
-    from socio_re.sweeps.parent import aggregate_sweep, finish_parent, open_parent
+    from socio_re.sweeps.parent import open_parent
 
     cfg = launcher.config
     sweep_dir = Path(str(cfg.hydra.sweep.dir)).absolute()
@@ -207,22 +214,7 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
             "task": str(cfg.task.name), "overrides": overrides,
             "git_commit": git_commit(Path(__file__).parent), "launcher": launcher._EXECUTOR})
 
-    names = [job_dir_name(v) for v in _varying([list(o) for o in job_overrides])]
-    records: list[JobRecord] = []
-    to_run: list[tuple[JobRecord, list[str]]] = []
-    for i, (job, name) in enumerate(zip(job_overrides, names, strict=True)):
-        num = initial_job_idx + i
-        directory = sweep_dir / name
-        rec = JobRecord(num, name, " ".join(job), str(directory))
-        records.append(rec)
-        state = job_state(directory)
-        if state == "completed" and rerun == "unfinished":
-            rec.status = "skipped"
-            rec.metrics = (read_done(directory) or {}).get("metrics", {})
-            continue
-        if state == "completed":
-            clear_done(directory)
-        to_run.append((rec, list(job)))
+    records, to_run = _plan_jobs(job_overrides, sweep_dir, initial_job_idx, rerun)
 
     gpus = visible_gpu_ids() if launcher._EXECUTOR == "local" else []
     slots, gpus_per_job = parallel_slots(cfg, gpus)
@@ -271,6 +263,7 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
             rec.error = _error_line(f"{type(exc).__name__}: {exc}")
 
     pending = list(to_run)
+    stopped = False  # by Ctrl-C
     try:
         if launcher._EXECUTOR == "local":
             while pending or running:
@@ -294,36 +287,38 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
             columns = zip(*(params(r, j) for r, j in pending), strict=True)
             jobs = executor.map_array(launcher, *columns)
             for job, (rec, _) in zip(jobs, pending, strict=True):
+                rec.log = str(job.paths.stderr)  # submitted: a Ctrl-C leaves it on the cluster
+            for job, (rec, _) in zip(jobs, pending, strict=True):
                 job.wait()
                 collect(job, rec)
     except KeyboardInterrupt:
-        # Ctrl-C: stop the local jobs (SLURM jobs keep running on the cluster); a re-run of
-        # the same command resumes them from their checkpoints.
-        for job, rec, _ in running:
-            job.cancel(check=False)
-            rec.status, rec.log = "interrupted", str(job.paths.stderr)
-            rec.error = "exit 130: cancelled (Ctrl-C)"
-        for rec in records:
-            if rec.status == "pending":  # not started, or still queued/running on SLURM
-                rec.status, rec.error = "interrupted", "exit 130: sweep stopped (Ctrl-C)"
+        stopped = True
+        stop_after_ctrl_c(running, records)
 
     unfinished = [r for r in records if r.status not in ("completed", "skipped")]
+    aggregate = None
     if parent is not None:
-        try:
-            agg = aggregate_sweep(uri, experiment, sweep_id, parent, sweep_dir)
-            log.info("aggregate of %d jobs logged on MLflow parent run %s", agg["jobs"], parent)
-        except Exception as exc:
-            log.warning("no aggregate for sweep %s: %s", sweep_id, exc)
-        finish_parent(uri, parent, "FAILED" if unfinished else "FINISHED")
+        aggregate = _close_parent(uri, experiment, sweep_id, parent, sweep_dir,
+                                  failed=bool(unfinished), stopped=stopped,
+                                  jobs_cancelled=launcher._EXECUTOR == "local")
     _write_summary(sweep_dir, sweep_id, parent, records)
     print_sweep_summary(sweep_id, sweep_dir, parent, uri, records)
+    print_sweep_result(records, str(cfg.task.name), aggregate)
     if unfinished:
         raise SweepFailed(
             f"{len(unfinished)} of {len(records)} jobs did not finish (see the table above); "
             "fix the cause and re-run the same command: finished jobs are skipped, "
             "interrupted ones resume from their checkpoints")
+    return _hydra_returns(records, results)
+
+
+def _hydra_returns(records: list[JobRecord], results: dict) -> list:
+    """Hydra's JobReturn per job, in order: the run's, or for a skipped job its earlier
+    result (objective) from the done marker."""
+    from hydra.core.utils import JobReturn, JobStatus
+
     for rec in records:
-        if rec.num not in results:  # skipped: report its earlier result to Hydra
+        if rec.num not in results:
             ret = JobReturn()
             ret.status = JobStatus.COMPLETED
             ret.return_value = rec.metrics.get("objective")
@@ -332,48 +327,82 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     return [results[r.num] for r in records]
 
 
+def _plan_jobs(job_overrides, sweep_dir: Path, first_num: int,
+               rerun: str) -> tuple[list[JobRecord], list[tuple[JobRecord, list[str]]]]:
+    """A record per job, and the jobs to run with their overrides: all but those with a done
+    marker (with ``sweep.rerun=all`` every job, its marker cleared)."""
+    names = [job_dir_name(v) for v in _varying([list(o) for o in job_overrides])]
+    records: list[JobRecord] = []
+    to_run: list[tuple[JobRecord, list[str]]] = []
+    for i, (job, name) in enumerate(zip(job_overrides, names, strict=True)):
+        directory = sweep_dir / name
+        rec = JobRecord(first_num + i, name, " ".join(job), str(directory))
+        records.append(rec)
+        state = job_state(directory)
+        if state == "completed" and rerun == "unfinished":
+            rec.status = "skipped"
+            rec.metrics = (read_done(directory) or {}).get("metrics", {})
+            continue
+        if state == "completed":
+            clear_done(directory)
+        to_run.append((rec, list(job)))
+    return records, to_run
+
+
+def stop_after_ctrl_c(running: list[tuple[Any, JobRecord, list[int]]],
+                      records: list[JobRecord]) -> None:
+    """Ctrl-C: stop the local jobs (SLURM jobs keep running on the cluster); a re-run of the
+    same command resumes them from their checkpoints. Jobs never launched say so: they have
+    no log to point to."""
+    for job, rec, _ in running:
+        job.cancel(check=False)
+        rec.status, rec.log = "interrupted", str(job.paths.stderr)
+        rec.error = "exit 130: cancelled (Ctrl-C)"
+    _wait_for_exit([job for job, _, _ in running], CANCEL_GRACE_S)
+    for rec in records:
+        if rec.status != "pending":
+            continue
+        if rec.log:  # submitted to SLURM: still queued or running there
+            rec.status = "interrupted"
+            rec.error = "exit 130: sweep stopped (Ctrl-C); the SLURM job may still run"
+        else:
+            rec.status = "not started"
+            rec.error = "exit 130: sweep stopped by Ctrl-C before this job started"
+
+
+def _wait_for_exit(jobs: list[Any], seconds: float) -> None:
+    """Give cancelled jobs a moment to end (and close their own MLflow runs) before the runs
+    still RUNNING are marked KILLED; a second Ctrl-C stops the wait."""
+    deadline = time.monotonic() + seconds
+    with contextlib.suppress(KeyboardInterrupt):
+        while time.monotonic() < deadline and not all(job.done() for job in jobs):
+            time.sleep(0.2)
+
+
+def _close_parent(uri: str, experiment: str, sweep_id: str, parent: str, sweep_dir: Path, *,
+                  failed: bool, stopped: bool, jobs_cancelled: bool) -> dict[str, Any] | None:
+    """Log the aggregate of the finished jobs on the parent run and close it: FINISHED, FAILED
+    (some job did not finish) or, after Ctrl-C, KILLED with the child runs its cancelled jobs
+    left RUNNING. Returns the aggregate (None if there is none)."""
+    from socio_re.sweeps.parent import aggregate_sweep, finish_parent, mark_interrupted
+
+    aggregate = None
+    try:
+        aggregate = aggregate_sweep(uri, experiment, sweep_id, parent, sweep_dir)
+        log.info("aggregate of %d jobs logged on MLflow parent run %s", aggregate["jobs"],
+                 parent)
+    except Exception as exc:
+        log.warning("no aggregate for sweep %s: %s", sweep_id, exc)
+    if stopped:
+        killed = mark_interrupted(uri, parent, sweep_id, children=jobs_cancelled)
+        log.info("MLflow parent run %s and %d child runs marked KILLED", parent, len(killed))
+    else:
+        finish_parent(uri, parent, "FAILED" if failed else "FINISHED")
+    return aggregate
+
+
 def _write_summary(sweep_dir: Path, sweep_id: str, parent: str | None,
                    records: list[JobRecord]) -> None:
     (sweep_dir / SUMMARY_FILE).write_text(json.dumps(
         {"sweep_id": sweep_id, "parent_run_id": parent, "jobs": [asdict(r) for r in records]},
         indent=1, default=str) + "\n")
-
-
-def print_sweep_summary(sweep_id: str, sweep_dir: Path, parent: str | None, uri: str | None,
-                        records: list[JobRecord]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"sweep {sweep_id}", show_lines=False)
-    for col in ("#", "job", "status", "objective", "details"):
-        table.add_column(col, overflow="fold")
-    style = {"completed": "green", "skipped": "cyan", "interrupted": "yellow", "failed": "red"}
-    def rel(path: str | Path) -> str:  # paths inside the sweep directory, printed below
-        p = Path(path)
-        return str(p.relative_to(sweep_dir)) if p.is_relative_to(sweep_dir) else str(p)
-
-    for r in records:
-        obj = r.metrics.get("objective")
-        if r.error:
-            run_log = Path(r.directory) / "run.log"
-            error = r.error.split(": ", 1)[-1] if r.error.startswith("exit ") else r.error
-            detail = f"{error}\nlog: {rel(r.log)}" + \
-                (f"\n     {rel(run_log)}" if run_log.exists() else "")
-        else:
-            detail = rel(r.directory) + "/"
-        table.add_row(str(r.num), r.name, f"[{style.get(r.status, '')}]{r.status}[/]",
-                      f"{obj:.4g}" if isinstance(obj, (int, float)) else "—", detail)
-    console = Console(width=max(Console().width, 120))
-    console.print(table)
-    counts = {s: sum(r.status == s for r in records)
-              for s in ("completed", "skipped", "interrupted", "failed")}
-    done = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    console.print(f"{done}; sweep dir {sweep_dir}", soft_wrap=True)
-    for r in records:  # unwrapped, one line each: easy to grep and to copy the log path
-        if r.error:
-            console.print(f"job #{r.num} {r.name} {r.status}: {r.error} (log: {r.log})",
-                          soft_wrap=True, markup=False, highlight=False)
-    if parent:
-        console.print(f"MLflow parent run {parent} at {uri} (aggregate: cv/<metric>/mean|std"
-                      ", oof/* for relext folds); compare: python -m socio_re.cli.compare "
-                      f"--sweep {sweep_id}")

@@ -150,3 +150,34 @@ def finish_parent(uri: str, parent_run_id: str, status: str) -> None:
         mlflow.MlflowClient(uri).set_terminated(parent_run_id, status=status)
     except Exception as exc:
         log.warning("could not close the MLflow parent run %s: %s", parent_run_id, exc)
+
+
+def running_children(client, parent_run_id: str, sweep_id: str) -> list:
+    """The sweep's child runs still RUNNING, found by their ``sweep_id`` tag in the parent's
+    experiment (every job of the sweep carries it, and ``mlflow.parentRunId``)."""
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    runs = client.search_runs([experiment_id], filter_string=(
+        f"tags.sweep_id = '{sweep_id}' and attributes.status = 'RUNNING'"), max_results=5000)
+    return [r for r in runs if r.data.tags.get(PARENT_TAG) != "true"]
+
+
+def mark_interrupted(uri: str, parent_run_id: str, sweep_id: str,
+                     children: bool = True) -> list[str]:
+    """After Ctrl-C: the child runs left RUNNING (their job processes were stopped before they
+    could close them) and the parent run become KILLED, instead of RUNNING forever. With
+    ``children=False`` only the parent (SLURM jobs keep running and close their own runs).
+    Returns the ids of the child runs marked."""
+    try:
+        import mlflow
+
+        client = mlflow.MlflowClient(uri)
+        killed = [r.info.run_id for r in running_children(client, parent_run_id, sweep_id)
+                  ] if children else []
+        for run_id in killed:
+            client.set_terminated(run_id, status="KILLED")
+        client.set_terminated(parent_run_id, status="KILLED")
+    except Exception as exc:  # tracking must never hide the sweep's summary
+        log.warning("could not mark the runs of sweep %s KILLED in MLflow (%s: %s)", sweep_id,
+                    type(exc).__name__, exc)
+        return []
+    return killed
