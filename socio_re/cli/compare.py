@@ -5,14 +5,20 @@
     python -m socio_re.cli.compare --sweep relext/fold=0,1,2,3,4   # the jobs of one sweep
     python -m socio_re.cli.compare --by sweeps --top 10            # sweeps by mean over jobs
     python -m socio_re.cli.compare --filter "params.model.name = 'tiny-causal'"
+    python -m socio_re.cli.compare --experiment socrates --wide --include-failed
 
 Reads the MLflow store (``$MLFLOW_TRACKING_URI``, else ./mlflow.db) without writing to it. The
-table lists rank, run, status, the metrics and only the hyperparameters that differ between the
-runs (paths, tracking and sweep bookkeeping left out); ``compare.csv`` holds all ranked rows.
+table fits a terminal: rank, run, status, ``objective`` and a few headline metrics of the task,
+and only the hyperparameters the user set (the run's command-line overrides) that differ
+between the runs, long values shortened; for runs logged without their overrides, the differing
+params minus derived engine settings (``strategy.deepspeed.*``, ...) and bookkeeping. Failed and
+killed runs are left out (``--include-failed`` lists them); running ones are listed with their
+status. ``--wide`` prints every differing param in full; ``compare.csv`` always holds them all.
 Plots: the first metric against learning rate and batch size (when they vary; one series per
 value of the other), its spread over folds per sweep (runs with a fold tag), and the train loss
-of the best runs. ``objective`` is lower-is-better for socrates (test Wasserstein) and
-higher-is-better for relext (validation micro-F1); other names by what they measure.
+of the best runs. ``objective`` is a validation metric: lower-is-better for socrates (validation
+loss, or validation Wasserstein when the validation split is scored) and higher-is-better for
+relext (validation micro-F1); other names by what they measure.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="rank single runs (sweep parents left out; default) or whole sweeps by "
                         "the mean over their finished jobs")
     p.add_argument("--metric", nargs="+", action="extend", metavar="M",
-                   help="metric(s) to show; the first ranks (default: objective)")
+                   help="metric(s) to show; the first ranks (default: objective, then a few "
+                        "headline metrics of the task)")
     direction = p.add_mutually_exclusive_group()
     direction.add_argument("--lower-is-better", dest="lower", action="store_const", const=True,
                            default=None, help="rank the smallest first metric first")
@@ -54,6 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train/loss curves of the K best runs (default 5; 0: no plot)")
     p.add_argument("--filter", default="", metavar="FILTER",
                    help="MLflow search filter on the runs, e.g. \"params.fold = '0'\"")
+    p.add_argument("--include-failed", "--all", dest="include_failed", action="store_true",
+                   help="also list FAILED and KILLED runs (sweeps); left out by default")
+    p.add_argument("--wide", action="store_true",
+                   help="print every differing param in full, engine internals included "
+                        "(default: the ones the user set, shortened); compare.csv has them all")
     args = p.parse_args(argv)
     if args.top < 1:
         p.error("--top must be at least 1")
@@ -69,7 +81,7 @@ def _out_dir(args: argparse.Namespace, experiment: str, several: bool) -> Path:
     return args.out / safe if several else args.out
 
 
-def print_table(report, top: int) -> None:
+def print_table(report, top: int, wide: bool = False) -> None:
     """The ranked rows as a rich table. Off a terminal rich would squeeze it into 80 columns
     (cutting names and values), so there the console is made as wide as the table needs."""
     from rich.console import Console
@@ -77,15 +89,11 @@ def print_table(report, top: int) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from socio_re.tracking.compare import table_rows
+    from socio_re.tracking.compare_table import table_rows, title
 
-    headers, rows = table_rows(report)
+    headers, rows = table_rows(report, wide)
     shown = rows[:top]
-    what = "runs" if report.by == "runs" else "sweeps"
-    direction = "lower" if report.lower else "higher"
-    more = f", top {len(shown)} shown" if len(shown) < len(rows) else ""
-    table = Table(title=f"{report.experiment}: {len(rows)} {what} by {report.metric} "
-                        f"({direction} is better{more})", header_style="bold")
+    table = Table(title=title(report, len(shown), len(rows)), header_style="bold")
     for i, h in enumerate(headers):
         table.add_column(h, justify="right" if i == 0 or h in report.metrics else "left")
     for row in shown:
@@ -122,14 +130,8 @@ def build_reports(client, experiments: list, opts, named: bool) -> list:
 
 
 def compare(args: argparse.Namespace) -> list:
-    from socio_re.tracking.compare import (
-        DEFAULT_METRIC,
-        Options,
-        best_line,
-        find_experiments,
-        open_client,
-        write_outputs,
-    )
+    from socio_re.tracking.compare import Options, find_experiments, open_client, write_outputs
+    from socio_re.tracking.compare_table import best_line
     from socio_re.tracking.tracker import default_tracking_uri
 
     # A tracking server that is down would otherwise be retried for minutes before failing.
@@ -137,11 +139,11 @@ def compare(args: argparse.Namespace) -> list:
     uri = args.tracking_uri or default_tracking_uri()
     client = open_client(uri)
     experiments = find_experiments(client, args.experiment)
-    opts = Options(metrics=args.metric or [DEFAULT_METRIC], by=args.by, sweep=args.sweep,
-                   lower=args.lower, filter_string=args.filter)
+    opts = Options(metrics=args.metric, by=args.by, sweep=args.sweep, lower=args.lower,
+                   filter_string=args.filter, include_failed=args.include_failed)
     reports = build_reports(client, experiments, opts, named=bool(args.experiment))
     for report in reports:
-        print_table(report, args.top)
+        print_table(report, args.top, args.wide)
         out = _out_dir(args, report.experiment, len(reports) > 1)
         written, skipped = write_outputs(client, report, out, args.loss_curves)
         print("wrote " + ", ".join(str(p) for p in written))

@@ -1,10 +1,12 @@
 """Rank the runs (or sweeps) of an MLflow experiment by a metric: a table, a CSV and plots.
 
 The runs are the ones the rest of the tool writes: params are the flattened resolved config
-(dotted keys), final metrics are logged at step 0, every run is tagged with its ``task``, and
-sweep jobs are children (``mlflow.parentRunId``, ``sweep_id``) of a parent run tagged
-``socio_re.sweep_parent=true``. Everything here reads the store through an ``MlflowClient`` and
-never writes to it, so a report can be made while sweeps are still running.
+(dotted keys), final metrics are logged at step 0, every run is tagged with its ``task`` and
+its Hydra command-line ``overrides``, and sweep jobs are children (``mlflow.parentRunId``,
+``sweep_id``) of a parent run tagged ``socio_re.sweep_parent=true``. Everything here reads the
+store through an ``MlflowClient`` and never writes to it, so a report can be made while sweeps
+are still running. Which params a table shows: ``compare_columns``; the printed table:
+``compare_table``; the plots: ``compare_plots``.
 """
 
 from __future__ import annotations
@@ -13,15 +15,25 @@ import math
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from socio_re.errors import UserError
+from socio_re.tracking.compare_columns import (
+    differing_params,
+    is_internal_param,
+    is_long_structure,
+    is_noise_param,
+    param_columns,
+    setting,
+)
+
+# socio_re.sweeps.report formats its values like the compare table, importing it from here.
+from socio_re.tracking.compare_table import fmt_value as fmt_value
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.axes import Axes
     from mlflow import MlflowClient
     from mlflow.entities import Experiment, Run
 
@@ -31,19 +43,24 @@ SWEEP_PARENT_TAG = "socio_re.sweep_parent"
 PARENT_RUN_TAG = "mlflow.parentRunId"
 LR_KEY = "trainer.learning_rate"
 BATCH_KEY = "trainer.per_device_train_batch_size"
-LOSS_METRIC = "train/loss"
-
-# Params that differ between runs without being a choice worth comparing: where things were
-# written, how they were tracked, and the sweep/Hydra bookkeeping.
-NOISE_PREFIXES = ("paths.", "tracking.", "hydra.", "sweep.", "tags.")
-NOISE_KEYS = frozenset({"run_name", "tags"})
 VARIES = "(varies)"  # a sweep's value for a param its jobs do not share
+# Runs that ended without a result: left out of a comparison unless asked for. RUNNING runs
+# stay (their status column says so): a sweep in progress is worth watching.
+FAILED_STATUSES = frozenset({"FAILED", "KILLED"})
+
+# Shown next to ``objective`` when no --metric is given, in this order, the first few a run
+# logged: the task's headline scores on validation and test.
+HEADLINE_METRICS = {
+    "relext": ("val/micro_f1", "test/micro_f1", "test/macro_f1"),
+    "socrates": ("val/loss", "val/wasserstein", "test/wasserstein", "test/accuracy", "test/mae"),
+}
+MAX_HEADLINE_METRICS = 3
 
 # Substrings of metric names that shrink as a model improves (distances, losses, errors, the
 # share of answers that could not be parsed).
 LOWER_IS_BETTER_WORDS = ("wasserstein", "loss", "mae", "unparseable")
-# Tasks whose ``objective`` is minimised: socrates optimises the test Wasserstein distance;
-# relext's objective is validation micro-F1 (maximised).
+# Tasks whose ``objective`` is minimised: socrates' is its validation loss (or validation
+# Wasserstein distance); relext's is validation micro-F1 (maximised).
 LOWER_OBJECTIVE_TASKS = frozenset({"socrates"})
 
 
@@ -60,18 +77,6 @@ def lower_is_better(metric: str, task: str | None = None) -> bool:
                             "task tag; pass --lower-is-better or --higher-is-better")
         return task in LOWER_OBJECTIVE_TASKS
     return any(word in name for word in LOWER_IS_BETTER_WORDS)
-
-
-def is_noise_param(key: str) -> bool:
-    """Params left out of the comparison: output locations and tracking/sweep bookkeeping."""
-    return key in NOISE_KEYS or key.startswith(NOISE_PREFIXES) or key.endswith("dir")
-
-
-def differing_params(params: Sequence[dict[str, str]]) -> list[str]:
-    """Keys (sorted) whose values are not all equal across ``params``; a key missing from some
-    runs counts as differing. Noise keys are left out."""
-    keys = sorted({k for p in params for k in p if not is_noise_param(k)})
-    return [k for k in keys if len({p.get(k) for p in params}) > 1]
 
 
 # --- reading the store --------------------------------------------------------------------------
@@ -192,17 +197,20 @@ def in_sweep(run: Run, sweep: str) -> bool:
 class Options:
     """What to compare and how (the CLI's arguments)."""
 
-    metrics: list[str] = field(default_factory=lambda: [DEFAULT_METRIC])
+    metrics: list[str] | None = None  # None: objective and the task's headline metrics
     by: str = "runs"  # runs | sweeps
     sweep: str | None = None
     lower: bool | None = None  # None: infer from the first metric's name (and task)
     filter_string: str = ""
+    include_failed: bool = False  # list FAILED and KILLED runs (sweeps) too
 
 
 @dataclass
 class Report:
-    """One experiment's comparison. ``frame`` is the ranked table (the CSV); ``leaves`` are the
-    runs the plots draw (the listed runs, or the jobs of the listed sweeps), ranked too."""
+    """One experiment's comparison. ``frame`` is the ranked table (the CSV) with a column per
+    param in ``varying`` (every one that differs); ``shown`` are the ones the default table
+    prints (those the user set). ``leaves`` are the runs the plots draw (the listed runs, or
+    the jobs of the listed sweeps), ranked too, with ``leaf_shown`` as their ``shown``."""
 
     experiment: str
     by: str
@@ -210,8 +218,11 @@ class Report:
     lower: bool
     frame: pd.DataFrame
     varying: list[str]
+    shown: list[str]
     leaves: pd.DataFrame
-    leaf_varying: list[str]
+    leaf_shown: list[str]
+    objective_is: str | None = None  # the headline metric ``objective`` equals, if any
+    left_out: int = 0  # failed or killed runs (sweeps) not listed
 
     @property
     def metric(self) -> str:
@@ -255,6 +266,39 @@ def _check_metrics_exist(runs: Sequence[Run], metrics: Sequence[str], experiment
                             f"logged: {', '.join(finals[:20]) or 'none'}; pass --metric NAME")
 
 
+def _headline_candidates(runs: Sequence[Run]) -> list[str]:
+    tasks = sorted(_tasks(runs)) or sorted(HEADLINE_METRICS)  # no task tag: any task's
+    return list(dict.fromkeys(m for t in tasks for m in HEADLINE_METRICS.get(t, ())))
+
+
+def objective_alias(runs: Sequence[Run]) -> str | None:
+    """The headline metric ``objective`` is a copy of (relext: ``val/micro_f1``, socrates:
+    ``<eval split>/wasserstein``): equal on every run that logged both."""
+    for m in _headline_candidates(runs):
+        pairs = [(r.data.metrics[DEFAULT_METRIC], r.data.metrics[m]) for r in runs
+                 if DEFAULT_METRIC in r.data.metrics and m in r.data.metrics]
+        if pairs and all(a == b for a, b in pairs):
+            return m
+    return None
+
+
+def default_metrics(runs: Sequence[Run]) -> list[str]:
+    """``objective`` and up to ``MAX_HEADLINE_METRICS`` headline metrics some run logged; not
+    the one ``objective`` copies (a second column with the same numbers)."""
+    logged = {k for r in runs for k in r.data.metrics}
+    alias = objective_alias(runs)
+    headline = [m for m in _headline_candidates(runs) if m in logged and m != alias]
+    return [DEFAULT_METRIC, *headline[:MAX_HEADLINE_METRICS]]
+
+
+def drop_failed(runs: Sequence[Run], include_failed: bool) -> tuple[list[Run], int]:
+    """The runs to list and how many failed or killed ones were left out."""
+    if include_failed:
+        return list(runs), 0
+    kept = [r for r in runs if r.info.status not in FAILED_STATUSES]
+    return kept, len(runs) - len(kept)
+
+
 def build_report(client: MlflowClient, experiment: Experiment, opts: Options) -> Report:
     """Read the experiment's runs and rank them (``opts.by == "runs"``) or its sweeps."""
     everything = search_runs(client, experiment.experiment_id)
@@ -291,14 +335,24 @@ def _select(everything: Sequence[Run], matched_ids: set[str], opts: Options,
     return parents, leaves
 
 
+def _all_failed(what: str, n: int, where: str) -> UserError:
+    return UserError(f"all {n} {what} in {where} failed or were killed; pass --include-failed "
+                     "to list them")
+
+
 def _runs_report(leaves: list[Run], opts: Options, experiment: str, where: str) -> Report:
     if not leaves:
         raise UserError(f"no runs in {where}; train with tracking=mlflow, or check "
                         "--experiment/--sweep/--filter")
-    _check_metrics_exist(leaves, opts.metrics, experiment)
-    lower = _direction(opts.metrics[0], _tasks(leaves), opts.lower)
-    frame, varying = runs_frame(leaves, opts.metrics, lower)
-    return Report(experiment, "runs", list(opts.metrics), lower, frame, varying, frame, varying)
+    listed, left_out = drop_failed(leaves, opts.include_failed)
+    if not listed:
+        raise _all_failed("runs", left_out, where)
+    metrics = opts.metrics or default_metrics(listed)
+    _check_metrics_exist(listed, metrics, experiment)
+    lower = _direction(metrics[0], _tasks(listed), opts.lower)
+    frame, varying, shown = runs_frame(listed, metrics, lower)
+    return Report(experiment, "runs", list(metrics), lower, frame, varying, shown, frame, shown,
+                  objective_alias(listed), left_out)
 
 
 def _sweeps_report(parents: list[Run], leaves: list[Run], opts: Options, experiment: str,
@@ -309,31 +363,39 @@ def _sweeps_report(parents: list[Run], leaves: list[Run], opts: Options, experim
     if not parents:
         raise UserError(f"no sweep parent runs in {where}; sweeps come from `train.py -m` "
                         "with tracking=mlflow; use --by runs to rank single runs")
-    leaves = [r for p in parents for r in jobs[p.info.run_id]]
-    _check_metrics_exist([*parents, *leaves], opts.metrics, experiment,
-                         extra=lambda m: any(f"cv/{m}/mean" in p.data.metrics for p in parents))
-    lower = _direction(opts.metrics[0], _tasks([*parents, *leaves]), opts.lower)
-    frame, varying = sweeps_frame(parents, jobs, opts.metrics, lower)
-    leaf_frame, leaf_varying = runs_frame(leaves, opts.metrics, lower)
-    return Report(experiment, "sweeps", list(opts.metrics), lower, frame, varying, leaf_frame,
-                  leaf_varying)
+    listed, left_out = drop_failed(parents, opts.include_failed)
+    if not listed:
+        raise _all_failed("sweeps", left_out, where)
+    # The job counts and aggregates see every job (a sweep's failures are part of its row);
+    # the plots draw the jobs a runs report would list.
+    all_jobs = [r for p in listed for r in jobs[p.info.run_id]]
+    plotted, _ = drop_failed(all_jobs, opts.include_failed)
+    metrics = opts.metrics or [DEFAULT_METRIC]  # mean ± std cells: no room for more by default
+    _check_metrics_exist([*listed, *all_jobs], metrics, experiment,
+                         extra=lambda m: any(f"cv/{m}/mean" in p.data.metrics for p in listed))
+    lower = _direction(metrics[0], _tasks([*listed, *all_jobs]), opts.lower)
+    frame, varying, shown = sweeps_frame(listed, jobs, metrics, lower)
+    leaf_frame, _, leaf_shown = runs_frame(plotted, metrics, lower)
+    return Report(experiment, "sweeps", list(metrics), lower, frame, varying, shown, leaf_frame,
+                  leaf_shown, objective_alias(all_jobs), left_out)
 
 
 def runs_frame(runs: Sequence[Run], metrics: Sequence[str],
-               lower: bool) -> tuple[pd.DataFrame, list[str]]:
-    """One row per run, best first: rank, run, run_id, status, metrics, differing params."""
+               lower: bool) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """One row per run, best first: rank, run, run_id, status, metrics, every differing param;
+    with the differing params and the ones the default table shows."""
     import pandas as pd
 
-    varying = differing_params([r.data.params for r in runs])
+    columns = param_columns(runs)
     rows = [{"run": r.info.run_name or r.info.run_id[:8], "run_id": r.info.run_id,
              "status": r.info.status,
              **{m: r.data.metrics.get(m, math.nan) for m in metrics},
-             **{k: r.data.params.get(k, "") for k in varying}} for r in runs]
+             **{k: setting(r, k) for k in columns.wide}} for r in runs]
     order = rank_order([row[metrics[0]] for row in rows], lower)
     frame = pd.DataFrame([rows[i] for i in order],
-                         columns=["run", "run_id", "status", *metrics, *varying])
+                         columns=["run", "run_id", "status", *metrics, *columns.wide])
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame, varying
+    return frame, columns.wide, columns.shown
 
 
 def sweep_params(jobs: Sequence[Run]) -> dict[str, str]:
@@ -372,13 +434,18 @@ def _status_counts(jobs: Sequence[Run]) -> str:
 
 
 def sweeps_frame(parents: Sequence[Run], jobs: dict[str, list[Run]], metrics: Sequence[str],
-                 lower: bool) -> tuple[pd.DataFrame, list[str]]:
+                 lower: bool) -> tuple[pd.DataFrame, list[str], list[str]]:
     """One row per sweep, best mean first: rank, sweep, run_id, sweep_id, status, jobs, job
-    statuses, ``<metric> mean|std`` per metric, the fixed params that differ, overrides."""
+    statuses, ``<metric> mean|std`` per metric, the fixed params that differ, overrides; with
+    the differing params and the ones the default table shows. What the user set is each
+    sweep's overrides column, so the shown params are the readable ones (no engine internals,
+    no config blobs)."""
     import pandas as pd
 
     fixed = [sweep_params(jobs[p.info.run_id]) or dict(p.data.params) for p in parents]
     varying = differing_params(fixed)
+    shown = [k for k in varying if not is_internal_param(k)
+             and not any(is_long_structure(f.get(k)) for f in fixed)]
     rows = []
     for parent, params in zip(parents, fixed, strict=True):
         children = jobs[parent.info.run_id]
@@ -395,7 +462,7 @@ def sweeps_frame(parents: Sequence[Run], jobs: dict[str, list[Run]], metrics: Se
     order = rank_order([row[f"{metrics[0]} mean"] for row in rows], lower)
     frame = pd.DataFrame([rows[i] for i in order])
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame, varying
+    return frame, varying, shown
 
 
 def _with_plot_columns(frame: pd.DataFrame, everything: Sequence[Run]) -> pd.DataFrame:
@@ -428,201 +495,39 @@ def _number(text: str | None) -> float:
         return math.nan
 
 
-# --- the printed table --------------------------------------------------------------------------
-
-
-def fmt_value(v: Any) -> str:
-    """Metrics with 4 decimals (tiny or huge ones in scientific notation); missing as ``-``."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4f}" if v == 0 or 1e-3 <= abs(v) < 1e6 else f"{v:.3e}"
-    return str(v)
-
-
-def table_rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the printed table (the CSV has the same rows, unformatted)."""
-    f = report.frame
-    if report.by == "runs":
-        headers = ["rank", "run", "status", *report.metrics, *report.varying]
-        rows = [[str(r["rank"]), str(r["run"]), str(r["status"]),
-                 *(fmt_value(r[m]) for m in report.metrics),
-                 *(str(r[k]) for k in report.varying)] for _, r in f.iterrows()]
-        return headers, rows
-    headers = ["rank", "sweep", "status", "jobs", *report.metrics, *report.varying, "overrides"]
-    rows = [[str(r["rank"]), str(r["sweep"]), str(r["status"]),
-             f"{r['jobs']} ({r['job_statuses']})" if r["jobs"] else "0",
-             *(_mean_std(r[f"{m} mean"], r[f"{m} std"]) for m in report.metrics),
-             *(str(r[k]) for k in report.varying), str(r["overrides"])]
-            for _, r in f.iterrows()]
-    return headers, rows
-
-
-def _mean_std(mean: float, std: float) -> str:
-    if math.isnan(mean):
-        return "-"
-    return fmt_value(mean) + ("" if math.isnan(std) else f" ± {fmt_value(std)}")
-
-
-def best_line(report: Report) -> str:
-    """``best: <name> <metric>=<value> (<differing params>)``."""
-    f, m = report.frame, report.metric
-    column = m if report.by == "runs" else f"{m} mean"
-    if f.empty or math.isnan(f[column].iloc[0]):
-        return f"best: none (no {'run' if report.by == 'runs' else 'sweep'} has {m})"
-    top = f.iloc[0]
-    name = top["run"] if report.by == "runs" else top["sweep"]
-    value = fmt_value(top[column]) if report.by == "runs" else _mean_std(top[column],
-                                                                        top[f"{m} std"])
-    params = ", ".join(f"{k}={top[k]}" for k in report.varying)
-    return f"best: {name} {m}={value}" + (f" ({params})" if params else "")
-
-
-# --- plots --------------------------------------------------------------------------------------
-
-
-def _figure(width: float = 7.0, height: float = 4.5) -> tuple[Any, Axes]:
-    """A figure drawn by Agg without pyplot: no GUI backend, no global figure state."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
-
-
-def _metric_label(report: Report) -> str:
-    return f"{report.metric} ({'lower' if report.lower else 'higher'} is better)"
-
-
-def _fmt_number(x: float) -> str:
-    return f"{x:g}"
-
-
-def plot_metric_vs(report: Report, x: str, series: str, x_label: str, series_label: str,
-                   path: Path, log_base: float) -> str | None:
-    """The first metric against ``x`` (points per run, a line through the means), one series
-    per value of ``series`` when it varies. Drawn only when ``x`` takes two values or more (a
-    single value shows no trend); returns why it was skipped, or None once written."""
-    import numpy as np
-
-    data = report.leaves[[x, series, report.metric]].dropna(subset=[x, report.metric])
-    data = data[data[x] > 0]
-    if data[x].nunique() < 2:
-        return f"fewer than two values of {x_label} with {report.metric}"
-    fig, ax = _figure()
-    groups = [(None, data)] if data[series].nunique(dropna=False) < 2 else \
-        list(data.groupby(series, dropna=False, sort=True))
-    for value, group in groups:
-        label = None if value is None else (
-            f"{series_label} {_fmt_number(value)}" if not np.isnan(value) else f"no {series_label}")
-        means = group.groupby(x)[report.metric].mean()
-        line = ax.plot(means.index, means.values, marker="o", label=label)[0]
-        ax.scatter(group[x], group[report.metric], color=line.get_color(), alpha=0.4, s=18)
-    ax.set_xscale("log", base=log_base)
-    ticks = sorted(data[x].unique())
-    ax.set_xticks(ticks, [_fmt_number(t) for t in ticks])
-    ax.minorticks_off()
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(_metric_label(report))
-    ax.set_title(f"{report.experiment}: {report.metric} vs {x_label} (line: mean over runs)")
-    ax.grid(alpha=0.3)
-    if len(groups) > 1:
-        ax.legend()
-    fig.savefig(path, dpi=120)
-    return None
-
-
-def fold_groups(leaves: pd.DataFrame, metric: str, varying: Sequence[str],
-                lower: bool) -> dict[str, list[float]]:
-    """The metric of each fold, grouped by sweep (parent run) or, for runs outside sweeps, by
-    their combination of differing params other than the fold; best mean first."""
-    import pandas as pd
-
-    data = leaves[leaves["_fold"].notna()].dropna(subset=[metric])
-    keys = [k for k in varying if k != "fold"]
-    groups: dict[str, list[float]] = {}
-    for _, row in data.iterrows():
-        if pd.notna(row["_parent"]):  # pandas may hold a missing parent as None or NaN
-            label = str(row["_parent"])
-        else:
-            label = ", ".join(f"{k}={row[k]}" for k in keys) or "runs"
-        groups.setdefault(label, []).append(float(row[metric]))
-    means = {k: sum(v) / len(v) for k, v in groups.items()}
-    return {k: groups[k] for k in sorted(groups, key=lambda k: means[k] * (1 if lower else -1))}
-
-
-def plot_fold_spread(report: Report, path: Path) -> str | None:
-    """A box per group with its folds as points: how much the metric moves between folds."""
-    import numpy as np
-
-    groups = fold_groups(report.leaves, report.metric, report.leaf_varying, report.lower)
-    if not groups:
-        return f"no run with a fold tag has {report.metric}"
-    fig, ax = _figure(max(5.0, 1.2 * len(groups) + 2), 4.5)
-    positions = list(range(1, len(groups) + 1))
-    ax.boxplot(list(groups.values()), positions=positions, widths=0.5, showfliers=False)
-    for pos, values in zip(positions, groups.values(), strict=True):
-        # Spread the points sideways (deterministically) so equal values stay visible.
-        offsets = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
-        ax.scatter([pos + o for o in offsets], values, s=22, alpha=0.7, zorder=3)
-    ax.set_xticks(positions, list(groups), rotation=20, ha="right")
-    ax.set_ylabel(_metric_label(report))
-    ax.set_title(f"{report.experiment}: {report.metric} per fold")
-    ax.grid(axis="y", alpha=0.3)
-    fig.savefig(path, dpi=120)
-    return None
-
-
-def plot_loss_curves(client: MlflowClient, report: Report, k: int, path: Path) -> str | None:
-    """``train/loss`` against step for the ``k`` best runs that logged it."""
-    if k <= 0:
-        return "--loss-curves 0"
-    fig, ax = _figure()
-    drawn = 0
-    for _, row in report.leaves.iterrows():
-        if drawn == k:
-            break
-        history = sorted(client.get_metric_history(row["run_id"], LOSS_METRIC),
-                         key=lambda m: (m.step, m.timestamp))
-        if not history:
-            continue
-        ax.plot([m.step for m in history], [m.value for m in history],
-                label=f"#{row['rank']} {row['run']}")
-        drawn += 1
-    if not drawn:
-        return f"no listed run logged {LOSS_METRIC}"
-    ax.set_xlabel("step")
-    ax.set_ylabel(LOSS_METRIC)
-    ax.set_title(f"{report.experiment}: {LOSS_METRIC} of the {drawn} best runs by {report.metric}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.savefig(path, dpi=120)
-    return None
+# --- outputs ------------------------------------------------------------------------------------
 
 
 def write_outputs(client: MlflowClient, report: Report, out: Path,
                   loss_curves: int) -> tuple[list[Path], dict[str, str]]:
-    """``compare.csv`` and the plots into ``out``; returns the files written and, per skipped
-    plot, why."""
+    """``compare.csv`` (every listed row, every differing param) and the plots into ``out``;
+    returns the files written and, per skipped plot, why."""
+    from socio_re.tracking.compare_plots import (
+        fold_spread_figure,
+        loss_curves_figure,
+        metric_vs_figure,
+        save_figure,
+    )
+
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "compare.csv"
     report.frame.to_csv(csv, index=False)
-    plots: dict[str, Callable[[Path], str | None]] = {
-        "metric_vs_learning_rate.png": lambda p: plot_metric_vs(
-            report, "_lr", "_batch", "learning rate", "batch size", p, 10),
-        "metric_vs_batch_size.png": lambda p: plot_metric_vs(
-            report, "_batch", "_lr", "batch size", "lr", p, 2),
-        "fold_spread.png": lambda p: plot_fold_spread(report, p),
-        "loss_curves.png": lambda p: plot_loss_curves(client, report, loss_curves, p),
+    plots: dict[str, Callable[[], Any]] = {
+        "metric_vs_learning_rate.png": lambda: metric_vs_figure(
+            report, "_lr", "_batch", "learning rate", "batch size", 10),
+        "metric_vs_batch_size.png": lambda: metric_vs_figure(
+            report, "_batch", "_lr", "batch size", "lr", 2),
+        "fold_spread.png": lambda: fold_spread_figure(report),
+        "loss_curves.png": lambda: loss_curves_figure(client, report, loss_curves),
     }
     written, skipped = [csv], {}
     for name, draw in plots.items():
         path = out / name
         path.unlink(missing_ok=True)  # a stale plot from an earlier report would mislead
-        reason = draw(path)
-        if reason is None:
-            written.append(path)
+        figure = draw()
+        if isinstance(figure, str):  # why it was not drawn
+            skipped[name] = figure
         else:
-            skipped[name] = reason
+            save_figure(figure, path)
+            written.append(path)
     return written, skipped
