@@ -1,8 +1,7 @@
 """The seed pipeline's way of turning LitCoin abstracts into relext model inputs, without
 socio_re: the baseline of ``benchmarks/bench_relext_prepare.py``.
 
-What it mirrors (the seed pipeline as the project's notes describe it, shared/FACTS.md
-"LitCoin / BioRED"):
+What it mirrors (the seed pipeline of the LitCoin / BioRED relation-extraction work):
 
 * the three tab-separated LitCoin files read with pandas (``abstracts``, ``entities``,
   ``relations``; offsets index ``title + " " + abstract``; ``entity_ids`` may hold several

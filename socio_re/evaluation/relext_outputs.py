@@ -1,7 +1,7 @@
 """Relation predictions as a frame, and as LitCoin submission / PubTator relation files.
 
-Both file formats list relations only: instances predicted NOT are left out (FACTS.md,
-"LitCoin / BioRED": "Submission: the relations columns, rows predicted NOT left out").
+Both file formats list relations only: instances predicted NOT are left out, as in a LitCoin
+submission (README, "The relext task", Outputs).
 """
 
 from __future__ import annotations

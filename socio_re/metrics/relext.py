@@ -1,4 +1,4 @@
-"""Relation-extraction metrics for LitCoin / BioRED (see FACTS.md, "LitCoin / BioRED", Metric).
+"""Relation-extraction metrics for LitCoin / BioRED (README, "The relext task", Outputs).
 
 Instances are entity-id pairs labelled with a class index into ``labels``; ``labels[0]`` is the
 negative class NOT (~85% of pairs). The headline metric is micro precision/recall/F1 over the

@@ -1,6 +1,6 @@
 """SocSci210 metrics: distributional alignment (1-Wasserstein) and individual accuracy.
 
-Definitions follow the Socrates paper (see FACTS.md, "SocSci210 / Metrics"):
+Definitions follow the Socrates paper (written out in the README, "The socrates task"):
 
 - a *cell* is one (study_id, condition_num, task_num);
 - within a cell, human responses and predictions are rescaled to [0, 1] by the cell's observed

@@ -1,7 +1,7 @@
 """Column names and the exact Arrow schema of SocSci210 (``socratesft/SocSci210``).
 
 Kept in one place so the sample generator, the loader and the validator agree on what a row is;
-the real hub shards are the reference (see FACTS.md, section SocSci210).
+the real hub shards are the reference.
 """
 
 from __future__ import annotations
