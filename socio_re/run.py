@@ -162,7 +162,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                    **result.artifacts, **result.paths}
         engine = read_engine_report(run_dir)
         summary = {"metrics": metrics, "outputs": {k: str(v) for k, v in outputs.items()},
-                   "tracking": tracker.describe(), "run_name": run_name,
+                   "tracking": tracker.describe(), "run_name": tracker.run_name or run_name,
                    "engine": describe_engine(engine) if engine else None}
         if rank() == 0:
             (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")

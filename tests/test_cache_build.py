@@ -40,7 +40,7 @@ def test_concurrent_processes_build_an_entry_once(tmp_path):
 
 def test_a_build_that_fails_its_check_is_never_published(tmp_path):
     target = tmp_path / "entry"
-    with pytest.raises(IncompleteBuild, match="no weights.bin"):
+    with pytest.raises(IncompleteBuild, match=r"no weights\.bin"):
         build_once(target, lambda tmp: (tmp / "tokenizer.json").write_text("{}"),
                    check=files_present("weights.bin"))
     assert not target.exists()

@@ -32,6 +32,7 @@ class Tracker:
     run_id: str | None = None
     uri: str | None = None
     experiment: str | None = None
+    run_name: str | None = None  # the tracked run's name (a resumed run keeps its first one)
 
     def log_params(self, params: dict[str, str]) -> None: ...
 
@@ -97,7 +98,7 @@ class MlflowTracker(Tracker):
         self.experiment = experiment
         self.experiment_id: str | None = None
         self.run_id = None
-        self._run_name = run_name
+        self._run_name = self.run_name = run_name
         self._run_dir = Path(run_dir)
         self._offline: OfflineRecord | None = None
         self._client: Any = None
@@ -128,6 +129,7 @@ class MlflowTracker(Tracker):
         else:
             run = self._client.create_run(exp_id, run_name=run_name)
         self.run_id = run.info.run_id
+        self.run_name = run.info.run_name or run_name
         self.experiment_id = exp_id
         (self._run_dir / RUN_ID_FILE).write_text(
             json.dumps({"run_id": self.run_id, "tracking_uri": self.uri,
