@@ -62,7 +62,7 @@ def test_loss_mask_covers_the_answer_and_eos_only(tiny):
                               include_reasoning=True)
     labelled = [t for t, lab in zip(with_reason["input_ids"], with_reason["labels"],
                                     strict=True) if lab != -100]
-    assert tok.decode(labelled) == "I lean left.\n4<|im_end|>"
+    assert tok.decode(labelled) == "I lean left.\nAnswer: 4<|im_end|>"
 
 
 @pytest.mark.parametrize("fast", [True, False])

@@ -25,8 +25,9 @@ from socio_re.data.socsci import (
     make_splits,
 )
 from socio_re.errors import ConfigError, DataError
+from socio_re.evaluation.answers import parse_scale
 
-ANSWER_FORMAT = re.compile(r"Only return an integer from (\d+) to (\d+), nothing else\.$")
+ANSWER_FORMAT = re.compile(r"Only return [^\n]+, nothing else\.")
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +72,13 @@ def test_generator_design(sample_df):
     assert studies["condition_num"].max().max() >= 2 and studies["task_num"].max().max() >= 2
     assert (studies["condition_num"].min() == 0).all() and (studies["task_num"].min() == 0).all()
 
-    scales = df["stimuli"].str.extract(ANSWER_FORMAT).astype(int)
-    assert scales.notna().all().all(), "every stimulus ends with the answer-format sentence"
-    assert df["response"].between(scales[0], scales[1]).all()
-    seen_scales = set(map(tuple, scales.drop_duplicates().to_numpy().tolist()))
+    closing = df["stimuli"].str.rsplit("\n\n", n=1).str[-1]
+    assert closing.str.fullmatch(ANSWER_FORMAT).all(), "every stimulus ends with its format"
+    scales = df["stimuli"].map(parse_scale)
+    stated = scales.notna()
+    low, high = scales[stated].str[0], scales[stated].str[1]
+    assert df.loc[stated, "response"].between(low, high).all()
+    seen_scales = set(scales[stated])
     assert (0, 5000) in seen_scales and len(seen_scales) >= 5
 
     # Within-subject: same participant and task, several conditions with different stimuli.
@@ -89,6 +93,40 @@ def test_generator_design(sample_df):
     assert demo.isna().any().any(), "some studies leave some fields null"
     first = df.iloc[0]
     assert "- Age: " in first["prompt"] and first["prompt"].endswith(first["stimuli"])
+
+
+def _answer_form(stimulus: str) -> str:
+    closing = stimulus.rsplit("\n\n", 1)[-1]
+    if closing.startswith("Only return an integer from"):
+        return "range"
+    if closing == "Only return an integer representing dollars, nothing else.":
+        return "open"
+    if re.match(r"Only return \d+, \d+, or \d+", closing):
+        return "listed"
+    if re.match(r"Only return \d+ for \w+ or \d+ for \w+", closing):
+        return "labelled_or"
+    if re.match(r"Only return \d+ for '[^']+'; \d+ for '", closing):
+        return "labelled_quoted"
+    return "other"
+
+
+def test_generator_emits_every_answer_format_in_realistic_shares(sample_df):
+    """Most rows keep "Only return an integer from X to Y"; the enumerated forms and the
+    open-ended dollar amount of the real data appear too, and parse_scale reads each one."""
+    df = sample_df.assign(form=sample_df["stimuli"].map(_answer_form))
+    shares = df["form"].value_counts(normalize=True)
+    assert set(shares.index) == {"range", "open", "listed", "labelled_or", "labelled_quoted"}
+    assert shares["range"] > 0.6
+    scales = df["stimuli"].map(parse_scale)
+    for form, rows in df.groupby("form"):
+        responses, stated = rows["response"], scales[rows.index]
+        if form == "open":  # dollars with no stated range: no scale to enumerate
+            assert stated.isna().all() and responses.between(0, 5000).all()
+            continue
+        assert stated.notna().all(), form
+        assert responses.between(stated.str[0], stated.str[1]).all(), form
+    enumerated = df["form"].str.startswith(("listed", "labelled"))
+    assert set(scales[enumerated]) == {(1, 2), (1, 3), (1, 4)}
 
 
 def test_responses_depend_on_profile_and_condition(sample_df):

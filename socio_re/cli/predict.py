@@ -41,19 +41,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def answer(model, tokenizer, task_cfg, prompt: str, samples: int) -> str:
-    from socio_re.evaluation.answers import parse_answer
+    from socio_re.evaluation.answers import parse_answer, parse_final_answer
     from socio_re.evaluation.generate import generate_answers
+    from socio_re.tasks.socrates.config import answer_budget
     from socio_re.tasks.socrates.formatting import prompt_ids
 
     ids = prompt_ids(tokenizer, prompt, task_cfg.system_prompt)
     e = task_cfg.eval
-    greedy = generate_answers(model, tokenizer, [ids], max_new_tokens=e.max_new_tokens)[0]
-    lines = [f"predicted answer: {parse_answer(greedy)}   (raw: {greedy.strip()!r})"]
+    # As evaluation does: a model trained rationale-first needs the room to reach its answer
+    # line, and only that line is its answer.
+    budget = answer_budget(task_cfg)
+    parse = parse_final_answer if task_cfg.include_reasoning else parse_answer
+    greedy = generate_answers(model, tokenizer, [ids], max_new_tokens=budget)[0]
+    lines = [f"predicted answer: {parse(greedy)}   (raw: {greedy.strip()!r})"]
     if samples:
         drawn = generate_answers(model, tokenizer, [ids] * samples, decoding="sample",
                                  temperature=e.temperature, top_p=e.top_p,
-                                 max_new_tokens=e.max_new_tokens, seed=e.seed)
-        counts = Counter(parse_answer(t) for t in drawn)
+                                 max_new_tokens=budget, seed=e.seed)
+        counts = Counter(parse(t) for t in drawn)
         dist = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
         lines.append(f"{samples} sampled answers: {dist}")
     return "\n".join(lines)

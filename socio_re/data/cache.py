@@ -72,9 +72,11 @@ def _missing(path: Path, check: ContentCheck | None) -> str | None:
 def build_lock(target: Path) -> Iterator[None]:
     """Exclusive lock for building ``target``, shared by every process on this machine (and on
     a shared file system that supports flock)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = target.parent / f".{target.name}.lock"
-    with open(lock_path, "a+") as handle:
+    # Lock files stay after the build (deleting one another process holds would break the
+    # lock); they live apart so that listing the entries lists only entries.
+    locks = target.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{target.name}.lock", "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -26,6 +26,9 @@ MAX_CANDIDATES = 201  # wider scales (dollar amounts) are left to generation
 
 
 def candidate_values(scale: tuple[int, int] | None) -> list[int] | None:
+    """Every answer of a ``parse_scale`` range (an enumeration's codes included), or ``None``:
+    an open-ended answer (no stated range, e.g. dollars) or a range too wide to enumerate.
+    Rows without candidates are generated instead, also under ``decoding=score``."""
     if scale is None:
         return None
     lo, hi = scale

@@ -336,15 +336,68 @@ DOLLAR_TOPIC = Topic(
     -1,
 )
 
-# Answer scales: (low, high, anchor description shown to the respondent).
-SCALES: tuple[tuple[int, int, str], ...] = (
-    (1, 2, "1 = No / oppose, 2 = Yes / support"),
-    (1, 5, "1 = Not at all, 5 = Extremely"),
-    (1, 7, "1 = Strongly disagree / very low, 7 = Strongly agree / very high"),
-    (0, 10, "0 = Not at all, 10 = Completely"),
-    (0, 100, "0 = Very cold / not at all, 100 = Very warm / completely"),
+
+@dataclass(frozen=True)
+class AnswerScale:
+    """How one question is answered: the codes ``low..high`` and the text that states them.
+
+    ``form`` picks the closing answer-format sentence, as SocSci210 words it:
+
+    - ``range``: "Only return an integer from 1 to 7, nothing else." (most questions);
+    - ``listed``: "Only return 1, 2, or 3, nothing else.";
+    - ``labelled``: "Only return 1 for No or 2 for Yes, nothing else." (two labels) or
+      "Only return 1 for 'A'; 2 for 'B'; or 3 for 'C', nothing else." (more), one label per
+      code in ``labels``;
+    - ``open``: "Only return an integer representing dollars, nothing else.": no range is
+      stated (``low..high`` only bounds the hidden model's answers).
+
+    ``anchors`` describes the scale in parentheses after the question ("" for none).
+    """
+
+    low: int
+    high: int
+    anchors: str = ""
+    form: str = "range"
+    labels: tuple[str, ...] = ()
+
+
+# Answer scales of the non-dollar studies, drawn in equal shares: 7 of 10 keep the range form
+# "Only return an integer from X to Y", the rest are the enumerated forms of the real data.
+SCALES: tuple[AnswerScale, ...] = (
+    AnswerScale(1, 5, "1 = Not at all, 5 = Extremely"),
+    AnswerScale(1, 7, "1 = Strongly disagree / very low, 7 = Strongly agree / very high"),
+    AnswerScale(0, 10, "0 = Not at all, 10 = Completely"),
+    AnswerScale(0, 100, "0 = Very cold / not at all, 100 = Very warm / completely"),
+    AnswerScale(1, 5, "1 = Not at all, 5 = Extremely"),
+    AnswerScale(1, 7, "1 = Strongly disagree / very low, 7 = Strongly agree / very high"),
+    AnswerScale(1, 7, "1 = Strongly disagree / very low, 7 = Strongly agree / very high"),
+    AnswerScale(1, 2, form="labelled", labels=("No", "Yes")),
+    AnswerScale(1, 3, "1 = Less than now, 2 = About the same, 3 = More than now", form="listed"),
+    AnswerScale(1, 4, form="labelled", labels=("Strongly oppose", "Somewhat oppose",
+                                               "Somewhat support", "Strongly support")),
 )
-DOLLAR_SCALE = (0, 5000, "Enter a whole number of dollars from 0 to 5000")
+# The dollar study: its first question (out of a $5,000 bonus) states the range, the others
+# ask for an open-ended amount, as real willingness-to-pay items do.
+DOLLAR_SCALE = AnswerScale(0, 5000, "Enter a whole number of dollars from 0 to 5000")
+OPEN_DOLLAR_SCALE = AnswerScale(0, 5000, "Enter a whole number of dollars", form="open")
+OPEN_DOLLARS_SENTENCE = "Only return an integer representing dollars, nothing else."
+
+
+def answer_instruction(scale: AnswerScale) -> str:
+    """The closing answer-format sentence of a stimulus (see :class:`AnswerScale`)."""
+    codes = [str(c) for c in range(scale.low, scale.high + 1)]
+    if scale.form == "listed":
+        return f"Only return {', '.join(codes[:-1])}, or {codes[-1]}, nothing else."
+    if scale.form == "labelled" and len(scale.labels) == 2:
+        (a, b), (x, y) = codes, scale.labels
+        return f"Only return {a} for {x} or {b} for {y}, nothing else."
+    if scale.form == "labelled":
+        options = [f"{c} for '{label}'" for c, label in zip(codes, scale.labels, strict=True)]
+        return f"Only return {'; '.join(options[:-1])}; or {options[-1]}, nothing else."
+    if scale.form == "open":
+        return OPEN_DOLLARS_SENTENCE
+    return answer_format_sentence(scale.low, scale.high)
+
 
 INTRO_LINE = "You are taking part in a social science survey. Your demographic profile is:"
 INSTRUCTION = "Answer the following question as this person would, based on the profile above."
@@ -356,9 +409,9 @@ class StudySpec:
 
     study_id: str
     topic: Topic
-    low: int
+    low: int  # the bounds of the hidden model's answers, the same for every task
     high: int
-    anchors: str
+    scales: tuple[AnswerScale, ...]  # [task]: how each question states its answer format
     n_conditions: int
     n_tasks: int
     within_subject: bool
@@ -386,18 +439,26 @@ def _make_studies(rng: np.random.Generator, num_studies: int) -> list[StudySpec]
     """Draw the design and the hidden effects of every study."""
     ids = _study_ids(rng, num_studies)
     topic_order = rng.permutation(len(TOPICS))
-    scale_order = rng.permutation(np.resize(np.arange(len(SCALES)), num_studies))
+    has_dollar = num_studies >= 2
+    # Every scale of SCALES once before any repeats, so that a sample with at least
+    # len(SCALES) + 1 studies shows every answer format.
+    scale_order = iter(rng.permutation(
+        np.resize(np.arange(len(SCALES)), num_studies - has_dollar)).tolist())
     # Study 1 is the dollar study, study 0 is always within-subject and study 2 between-subject,
     # so that even small samples show every design.
     studies = []
     for i, study_id in enumerate(ids):
-        is_dollar = i == 1 and num_studies >= 2
+        is_dollar = i == 1 and has_dollar
         topic = DOLLAR_TOPIC if is_dollar else TOPICS[topic_order[i % len(TOPICS)]]
-        low, high, anchors = DOLLAR_SCALE if is_dollar else SCALES[scale_order[i]]
         within = True if i == 0 else False if i == 2 else bool(rng.random() < 0.45)
         n_cond = int(rng.integers(1, min(4, len(topic.conditions)) + 1))
         n_cond = max(n_cond, 2) if within else n_cond
         n_tasks = min(int(rng.choice([1, 2, 3], p=[0.2, 0.4, 0.4])), len(topic.tasks))
+        if is_dollar:
+            n_tasks = max(n_tasks, 2)  # the bounded question and at least one open-ended one
+            scales = (DOLLAR_SCALE, *[OPEN_DOLLAR_SCALE] * (n_tasks - 1))
+        else:
+            scales = (SCALES[next(scale_order)],) * n_tasks
         null_fields: frozenset[str] = frozenset()
         if rng.random() < 0.5:
             k = int(rng.integers(1, 6))
@@ -411,9 +472,9 @@ def _make_studies(rng: np.random.Generator, num_studies: int) -> list[StudySpec]
             StudySpec(
                 study_id=study_id,
                 topic=topic,
-                low=low,
-                high=high,
-                anchors=anchors,
+                low=scales[0].low,
+                high=scales[0].high,
+                scales=scales,
                 n_conditions=n_cond,
                 n_tasks=n_tasks,
                 within_subject=within,
@@ -499,11 +560,12 @@ def _to_scale(z: np.ndarray, low: int, high: int, *, dollars: bool) -> np.ndarra
 
 
 def _stimulus(spec: StudySpec, condition: int, task: int) -> str:
-    topic = spec.topic
+    topic, scale = spec.topic, spec.scales[task]
+    anchors = f" ({scale.anchors})" if scale.anchors else ""
     return (
         f"{topic.vignette} {topic.conditions[condition]}\n\n"
-        f"{topic.tasks[task]} ({spec.anchors})\n\n"
-        f"{answer_format_sentence(spec.low, spec.high)}"
+        f"{topic.tasks[task]}{anchors}\n\n"
+        f"{answer_instruction(scale)}"
     )
 
 
@@ -555,7 +617,7 @@ def _study_rows(spec: StudySpec, rng: np.random.Generator, n_people: int) -> dic
         + person_effect[part_a]
         + rng.normal(0.0, 0.5, len(part_a))
     )
-    response = _to_scale(z, spec.low, spec.high, dollars=spec.high == DOLLAR_SCALE[1])
+    response = _to_scale(z, spec.low, spec.high, dollars=spec.topic is DOLLAR_TOPIC)
 
     rows: dict[str, list] = {k: [] for k in SCHEMA.names}
     for p, c, t, r in zip(part, cond, task, response.tolist(), strict=True):

@@ -15,7 +15,12 @@ class SocratesEvalConfig:
     decoding: str = "sample"
     temperature: float = 0.6
     top_p: float = 0.9
+    # Generation budget of a bare integer answer (a few tokens; "$1,250" takes the most).
     max_new_tokens: int = 8
+    # The budget with task.include_reasoning=true: the whole rationale plus its closing
+    # "Answer: N" line. A generation cut before that line is unparseable (never the last number
+    # of the rationale): keep it above the longest training target.
+    reasoning_max_new_tokens: int = 512
     batch_size: int = 64
     # Which split to score after training: test | val.
     split: str = "test"
@@ -28,7 +33,8 @@ class SocratesEvalConfig:
 class SocratesTaskConfig:
     name: str = "socrates"
     system_prompt: str = SYSTEM_PROMPT
-    # Train the assistant turn as "<rationale>\n<integer>" instead of the integer alone.
+    # Train the assistant turn as "<rationale>\nAnswer: <integer>" instead of the integer alone
+    # (evaluation then generates up to eval.reasoning_max_new_tokens and reads the answer line).
     include_reasoning: bool = False
     max_length: int = 1024
     eval: SocratesEvalConfig = field(default_factory=SocratesEvalConfig)
@@ -65,6 +71,15 @@ class SocsciDataConfig:
     max_malformed_fraction: float = 0.01
 
 
+def answer_budget(task: SocratesTaskConfig) -> int:
+    """Tokens evaluation lets the model generate: the bare answer's budget, or, with the
+    rationale first, the budget of rationale plus answer line (at least the bare one)."""
+    e = task.eval
+    if task.include_reasoning:
+        return max(e.reasoning_max_new_tokens, e.max_new_tokens)
+    return e.max_new_tokens
+
+
 TaskConfig = SocratesTaskConfig
 DataConfig = SocsciDataConfig
 
@@ -94,6 +109,8 @@ def validate(rc) -> None:
         (e.temperature > 0, "task.eval.temperature", e.temperature, "a number > 0"),
         (0 < e.top_p <= 1, "task.eval.top_p", e.top_p, "a number in (0, 1]"),
         (e.max_new_tokens >= 1, "task.eval.max_new_tokens", e.max_new_tokens, "an integer >= 1"),
+        (e.reasoning_max_new_tokens >= 1, "task.eval.reasoning_max_new_tokens",
+         e.reasoning_max_new_tokens, "an integer >= 1"),
         (e.batch_size >= 1, "task.eval.batch_size", e.batch_size, "an integer >= 1"),
         (e.split in ("test", "val"), "task.eval.split", e.split, "test, val"),
         (e.max_rows is None or e.max_rows >= 1, "task.eval.max_rows", e.max_rows,
@@ -110,3 +127,4 @@ def validate(rc) -> None:
     for ok, key, value, allowed, *hint in checks:
         if not ok:
             raise ConfigError(key, value, allowed, *hint)
+

@@ -24,7 +24,8 @@ from socio_re.data.cache import build_once, files_present, fingerprint
 log = logging.getLogger(__name__)
 
 SPLIT_CACHE_VERSION = 2  # 2: streamed parquet parts per split
-TOKENIZED_CACHE_VERSION = 3  # 2: chunk directories, no merged copy; 3: int32 ids
+# 2: chunk directories, no merged copy; 3: int32 ids; 4: "Answer: N" line after a rationale
+TOKENIZED_CACHE_VERSION = 4
 SPLITS = ("train", "val", "test")
 
 

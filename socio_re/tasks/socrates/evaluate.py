@@ -24,14 +24,21 @@ def rows_to_score(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.Da
 def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Path,
                    prefix: str = "test") -> tuple[dict[str, Any], dict[str, Path]]:
     """Predict every row of ``frame``; write predictions and per-study tables; return metrics."""
-    from socio_re.evaluation.answers import parse_answer, parse_scale
+    from socio_re.evaluation.answers import parse_answer, parse_final_answer, parse_scale
     from socio_re.evaluation.generate import generate_answers
     from socio_re.metrics.socrates import compute_socrates_metrics
+    from socio_re.tasks.socrates.config import answer_budget
     from socio_re.tasks.socrates.formatting import prompts_ids
 
     e = task_cfg.eval
     prompts = prompts_ids(tokenizer, list(frame["prompt"]), task_cfg.system_prompt)
+    # None: an open-ended answer (a dollar amount with no stated range): generated, never
+    # candidate-scored; the metrics' uniform baseline uses the cell's observed human range.
     scales = [parse_scale(s) for s in frame["stimuli"]]
+    open_ended = sum(s is None for s in scales)
+    if open_ended:
+        log.info("%d of %d %s rows state no answer range (open-ended): scored by generation",
+                 open_ended, len(scales), prefix)
     scored: dict[str, list] = {}
     if e.decoding == "score" and not task_cfg.include_reasoning:
         scored = _score_answers(model, tokenizer, prompts, scales, e, prefix)
@@ -41,17 +48,17 @@ def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Pat
         generated = generate_answers(
             model, tokenizer, [prompts[i] for i in todo],
             decoding="sample" if e.decoding == "score" else e.decoding,
-            temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
+            temperature=e.temperature, top_p=e.top_p, max_new_tokens=answer_budget(task_cfg),
             batch_size=e.batch_size, seed=e.seed, desc=f"generating {prefix}")
         for i, text in zip(todo, generated, strict=True):
             texts[i] = text
     for i, value in enumerate(scored.get("draw", [])):
         if value is not None:
             texts[i] = str(value)
-    # With a rationale first, the integer is the answer's last line.
-    answers = [t.strip().splitlines()[-1] if task_cfg.include_reasoning and t.strip() else t
-               for t in texts]
-    parsed = [parse_answer(a) for a in answers]
+    # With a rationale first, only its closing "Answer: N" line counts (a cut-off rationale is
+    # unparseable, not the last number it reached); a bare answer is its first number.
+    parse = parse_final_answer if task_cfg.include_reasoning else parse_answer
+    parsed = [parse(t) for t in texts]
     preds = frame[[c for c in ID_COLUMNS if c in frame]].copy()
     preds["response"] = frame["response"].to_numpy()
     preds["prediction"] = [float(p) if p is not None else math.nan for p in parsed]

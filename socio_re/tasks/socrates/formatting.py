@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from socio_re.evaluation.answers import ANSWER_PREFIX
+
 
 def prompt_messages(prompt: str, system_prompt: str) -> list[dict[str, str]]:
     messages = [{"role": "user", "content": prompt}]
@@ -18,9 +20,18 @@ def prompt_messages(prompt: str, system_prompt: str) -> list[dict[str, str]]:
 
 
 def answer_text(response: int, reasoning: str | None, include_reasoning: bool) -> str:
-    if include_reasoning and reasoning:
-        return f"{reasoning.strip()}\n{int(response)}"
-    return str(int(response))
+    """The assistant turn: the bare integer, or with ``include_reasoning`` the rationale (when
+    the row has one) followed by an explicit answer line, "<rationale>\\nAnswer: 5".
+
+    The answer line is what evaluation reads (``parse_final_answer``): a rationale cites other
+    numbers (the respondent's age, income), so "the last number" is not the answer. A row
+    without a rationale still gets the answer line, so every target ends the same way.
+    """
+    if not include_reasoning:
+        return str(int(response))
+    answer = f"{ANSWER_PREFIX} {int(response)}"
+    rationale = (reasoning or "").strip()
+    return f"{rationale}\n{answer}" if rationale else answer
 
 
 def prompt_ids(tokenizer, prompt: str, system_prompt: str) -> list[int]:
