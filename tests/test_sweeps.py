@@ -89,6 +89,8 @@ def test_grid_is_one_parent_run_with_four_tagged_children_and_the_aggregate(grid
     assert seen == {(lr, bs) for lr in ("0.001", "0.003") for bs in ("4", "8")}
     assert sorted(c.data.tags["job_num"] for c in children) == ["0", "1", "2", "3"]
     objectives = [c.data.metrics["objective"] for c in children]
+    # What the sweep ranks by is the validation loss, never a test metric.
+    assert objectives == [c.data.metrics["val/loss"] for c in children]
     assert parent.data.metrics["cv/objective/mean"] == pytest.approx(statistics.mean(objectives))
     assert parent.data.metrics["cv/objective/std"] == pytest.approx(statistics.stdev(objectives))
     assert parent.info.status == "FINISHED"

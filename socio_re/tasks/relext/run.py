@@ -47,6 +47,12 @@ def compute_metrics_fn(labels: tuple[str, ...]):
     return compute
 
 
+def selection_objective(metrics: dict) -> float | None:
+    """What sweeps, ``compare`` and Hydra rank runs by: validation micro-F1, never a test
+    metric; with ``fold=all`` there is no validation fold, and no objective."""
+    return metrics.get("val/micro_f1")
+
+
 def prepare_shared(rc: RunConfig) -> None:
     """Everything the ranks share, built once in this process before they start: the pair
     instances with their folds and the model files (an offline model is built; a hub model's
@@ -179,7 +185,6 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
                 plain, tokenizer, instances, rc.task, labels, run_dir, prefix=split)
             metrics.update(split_metrics)
             result.artifacts.update(files)
-        # Selection reads validation data only: with fold=all there is none, and no objective.
-        metrics["objective"] = metrics.get("val/micro_f1")
+        metrics["objective"] = selection_objective(metrics)
     result.metrics = metrics
     return result
