@@ -76,7 +76,7 @@ def main() -> None:
                 "repeated KV cache per candidate (fallback)", repeat_rps),
             row("candidate scoring: repeated KV cache (fallback)", repeat_rps, "rows/s",
                 "generation (sample protocol)", gen_rps)]
-    for key in ("wasserstein", "accuracy", "mae"):
+    for key in ("wasserstein", "accuracy", "mae_normalized"):
         rows.append(row(f"test/{key}: scoring's protocol draw (generation in the baseline)",
                         s[f"test/{key}"], "", "generation", g[f"test/{key}"],
                         higher_is_better=key == "accuracy"))

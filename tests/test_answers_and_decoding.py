@@ -187,7 +187,7 @@ def test_a_model_reproducing_its_reasoning_target_scores_100_percent(
     assert longest > task.eval.max_new_tokens  # the old budget of 8 cut every rationale
     assert longest <= budgets[0]
     assert metrics["test/unparseable_rate"] == 0
-    assert metrics["test/accuracy"] == 1.0 and metrics["test/mae"] == 0
+    assert metrics["test/accuracy"] == 1.0 and metrics["test/mae_normalized"] == 0
     assert metrics["test/wasserstein"] == pytest.approx(0.0, abs=1e-12)
 
     # The same targets cut at the old budget parse to nothing, never to the age they cite.

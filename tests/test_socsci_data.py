@@ -15,8 +15,8 @@ import pytest
 
 from socio_re.data.socsci import (
     DEMOGRAPHIC_FIELDS,
+    HASH_SPLIT_KINDS,
     SCHEMA,
-    SPLIT_KINDS,
     check_disjoint,
     clean_rows,
     dataset_fingerprint,
@@ -328,7 +328,7 @@ def _group_set(frame: pd.DataFrame, kind: str) -> set:
     return set(map(tuple, frame[GROUP_COLUMNS[kind]].drop_duplicates().to_numpy().tolist()))
 
 
-@pytest.mark.parametrize("kind", SPLIT_KINDS)
+@pytest.mark.parametrize("kind", HASH_SPLIT_KINDS)  # official: its own file of tests
 def test_splits_disjoint_complete_deterministic(sample_df, kind):
     splits, manifest = make_splits(sample_df, kind=kind, seed=3)
     sets = {name: _group_set(frame, kind) for name, frame in splits.items()}

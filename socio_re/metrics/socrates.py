@@ -1,19 +1,88 @@
-"""SocSci210 metrics: distributional alignment (1-Wasserstein) and individual accuracy.
+"""SocSci210 metrics: distributional alignment (1-Wasserstein), individual accuracy, and
+correlations computed where they mean something.
 
-Definitions follow the Socrates paper (written out in the README, "The socrates task"):
+Terms (each metric below is built from them):
 
-- a *cell* is one (study_id, condition_num, task_num);
-- within a cell, human responses and predictions are rescaled to [0, 1] by the cell's observed
-  human min and max, predictions clipped into that range first;
-- W1 is the 1-Wasserstein distance between the cell's two empirical distributions (all human
-  responses of the cell against the parsed predictions of the cell), averaged over the cells of
-  a study, then over studies;
-- the uniform-guess baseline scores a uniform random answer over the answer options on the same
-  cells, the same way;
-- individual accuracy is 1 - |clip(y_hat) - y| / (max - min), averaged over rows.
+- a *row* is one (participant, question): the human answer ``y`` and the parsed model answer
+  ``y_hat`` (NaN where unparseable);
+- a *cell* is one (study_id, condition_num, task_num); its *observed range* [lo, hi] is the
+  min and max of its human answers. A cell whose humans all gave one answer (lo == hi) has no
+  range to rescale by: it is skipped by every metric except ``unparseable_rate``, the
+  ``raw_pooled_*`` ones and the counts. A cell is *scored* when it has a range and at least one
+  parsed prediction;
+- *normalised*: v -> (v - lo) / (hi - lo) with the cell's observed range. Model predictions are
+  clipped into [lo, hi] first (so they land in [0, 1]); the uniform baseline is not clipped
+  (see ``uniform_wasserstein``);
+- *W1 of a cell*: the 1-Wasserstein distance between two empirical distributions on the
+  normalised scale, the integral of |F - G| (exactly ``scipy.stats.wasserstein_distance``):
+  all human answers of the cell against the predicted values of the cell;
+- *study mean*: the mean over a study's scored cells; the *headline* is the mean of the study
+  means over the studies with at least one scored cell (every study weighs the same, whatever
+  its number of cells or rows). Lower W1 is better;
+- the *answer scale* of a cell is the range its prompt states (``scale_min``..``scale_max``,
+  from ``socio_re.evaluation.answers.parse_scale``; the cell's first row that states one). Its
+  *uniform positions* are the scale's integers (more than ``MAX_UNIFORM_OPTIONS`` of them:
+  that many evenly spaced points from min to max). Where no row of the cell states a scale
+  (open-ended answers such as dollar amounts, where ``parse_scale`` returns None and the scale
+  columns are NaN) the positions are those of the cell's observed human range instead: there
+  is no stated scale to be uniform over, and the observed range is the only one the data give.
 
-W1 is computed for all cells at once as the integral of |F - G| (exactly what
-``scipy.stats.wasserstein_distance`` computes), with one sort over (cell, value).
+Metrics (``compute_socrates_metrics``; the evaluation logs them as ``<split>/<name>``):
+
+- ``wasserstein``: headline W1 of the model's predictions: per scored cell, the humans against
+  the parsed predictions (one draw per participant under the sampling protocol) or, when
+  ``prediction_atoms`` are given, against the mixture of the participants' whole predicted
+  distributions;
+- ``uniform_wasserstein``: headline W1 of the paper's uniform baseline as an exact
+  distribution: equal mass on every uniform position of the answer scale, normalised by the
+  cell's observed range and NOT clipped into it (positions outside the observed range stay
+  outside [0, 1]; clipping would pile their mass onto the range ends and flatter the
+  baseline);
+- ``uniform_draw_wasserstein``: the same baseline on the model's footing: one seeded uniform
+  draw per participant (every row of the cell), against the humans. A finite sample sits
+  further from the humans than the distribution it is drawn from, so a single-draw model is
+  compared with this one, not with the exact uniform. Draw: ``u = default_rng(seed).random(
+  n_rows)``, one number per input row in input order; a row of a cell with k uniform positions
+  (ascending) takes position ``min(floor(u * k), k - 1)``;
+- ``uniform_clipped_wasserstein``: the exact uniform with its positions clipped into the
+  cell's observed range before normalising (this module's earlier ``uniform_wasserstein``);
+- ``relative_improvement_vs_uniform``: (U - W) / U with W = ``wasserstein`` and U the uniform
+  on equal footing: ``uniform_draw_wasserstein`` for single-draw predictions,
+  ``uniform_wasserstein`` when ``prediction_atoms`` give whole distributions (the evaluation
+  logs that one as ``distribution/relative_improvement_vs_uniform``). NaN where U is 0;
+- ``<name>/ci_low``, ``<name>/ci_high`` for ``wasserstein``, ``uniform_wasserstein``,
+  ``uniform_draw_wasserstein`` and ``relative_improvement_vs_uniform``: 95% percentile
+  bootstrap interval over studies (``socio_re.metrics.bootstrap``: the studies with a scored
+  cell in study_id order, resampled with replacement ``n_resamples`` times with
+  ``default_rng(seed)``, the same resamples for every metric; the relative improvement is
+  recomputed per resample as the ratio of the resampled means);
+- ``accuracy``: mean over rows of 1 - |clip(y_hat) - y| / (hi - lo), i.e. 1 minus the
+  normalised absolute error, over the parsed rows of cells with a range (higher is better);
+- ``mae_normalized``: mean |normalised clip(y_hat) - normalised y| over the same rows
+  (= 1 - ``accuracy``; lower is better);
+- ``within_study_pearson`` / ``within_study_spearman``: per study, the Pearson / Spearman
+  correlation between normalised prediction and normalised answer over the same rows (the
+  study's cells pooled on the [0, 1] scale); then the mean over the studies where it is
+  defined. A study with fewer than 2 such rows, constant predictions or constant answers has
+  none: it is left out and counted in ``correlation_studies_skipped``;
+  ``n_correlation_studies`` counts the studies averaged;
+- ``raw_pooled_pearson``, ``raw_pooled_spearman``, ``raw_pooled_mae``: correlation and mean
+  absolute error between raw (unnormalised, unclipped) predictions and answers over all
+  parsed rows of all studies pooled. Kept for comparison with older runs only: pooling mixes
+  2-point, 7-point, 0-100 and dollar scales, so the scale itself drives them (a constant
+  scale-midpoint guess gets a high pooled Pearson);
+- ``unparseable_rate``: share of rows without a parsed prediction; ``n_rows``, ``n_parsed``;
+- ``n_cells`` (scored cells), ``n_studies`` (studies with a scored cell), ``n_cells_total``,
+  ``cells_constant_skipped`` (humans all gave one answer) and ``cells_without_predictions``
+  (cells with a range but no parsed prediction); the last three add up to ``n_cells_total``.
+
+The per-study table has, per study_id: n_rows, n_cells (scored), the study means
+``wasserstein``, ``uniform_wasserstein``, ``uniform_draw_wasserstein``,
+``uniform_clipped_wasserstein``, the study's ``accuracy`` and ``mae_normalized`` (means over
+its rows), its within-study ``pearson`` and ``spearman`` and its ``unparseable_rate``.
+
+W1 is computed for all cells at once as the integral of |F - G|, with one sort over
+(cell, value).
 """
 
 from __future__ import annotations
@@ -25,6 +94,12 @@ import pandas as pd
 from scipy import stats
 
 from socio_re.errors import DataError
+from socio_re.metrics.bootstrap import (
+    BOOTSTRAP_RESAMPLES,
+    percentile_interval,
+    relative_improvement,
+    resample_studies,
+)
 
 CELL_KEYS = ("study_id", "condition_num", "task_num")
 REQUIRED_COLUMNS = (*CELL_KEYS, "response", "prediction")
@@ -34,12 +109,25 @@ STUDY_COLUMNS = (
     "n_cells",
     "wasserstein",
     "uniform_wasserstein",
+    "uniform_draw_wasserstein",
+    "uniform_clipped_wasserstein",
     "accuracy",
-    "mae",
+    "mae_normalized",
+    "pearson",
+    "spearman",
     "unparseable_rate",
 )
-# More answer options than this are replaced by this many evenly spaced points.
+# More answer positions than this are replaced by this many evenly spaced points.
 MAX_UNIFORM_OPTIONS = 1001
+# Seeds the uniform draws and the bootstrap when the caller passes none.
+DEFAULT_SEED = 0
+# The metrics that get a bootstrap interval.
+CI_METRICS = (
+    "wasserstein",
+    "uniform_wasserstein",
+    "uniform_draw_wasserstein",
+    "relative_improvement_vs_uniform",
+)
 
 
 def grouped_wasserstein(
@@ -119,8 +207,8 @@ def _group_mean(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.nda
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def _uniform_options(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Answer options of a uniform guess for each range: (range index, option value).
+def _uniform_grid(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The uniform positions of each range as (first, step, count).
 
     Integers in [low, high]; more than ``MAX_UNIFORM_OPTIONS`` of them (or no integer inside a
     non-integral range) become ``MAX_UNIFORM_OPTIONS`` evenly spaced points over the range.
@@ -131,51 +219,106 @@ def _uniform_options(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.
     start = np.where(grid, int_low, low)
     stop = np.where(grid, int_high, high)
     count = np.where(grid, n_int, np.where(high > low, MAX_UNIFORM_OPTIONS, 1)).astype(np.int64)
+    # For an integer grid the step is exactly 1.0, so the positions are exact integers.
+    step = np.where(count > 1, (stop - start) / np.maximum(count - 1, 1), 0.0)
+    return start, step, count
+
+
+def _uniform_options(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every uniform position of each range: (range index, position value)."""
+    start, step, count = _uniform_grid(low, high)
     owner = np.repeat(np.arange(low.size), count)
     k = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
-    # For an integer grid the step is exactly 1.0, so the options are exact integers.
-    step = np.where(count > 1, (stop - start) / np.maximum(count - 1, 1), 0.0)
     return owner, start[owner] + k * step[owner]
+
+
+def _uniform_draws(cell: np.ndarray, scale_low: np.ndarray, scale_high: np.ndarray,
+                   seed: int) -> np.ndarray:
+    """One uniform answer per row over its cell's uniform positions: ``u`` from
+    ``default_rng(seed).random(n_rows)`` in row order, position ``min(floor(u * k), k - 1)``.
+    Every row gets its number, so a row's draw does not depend on which cells are scored."""
+    u = np.random.default_rng(seed).random(cell.size)
+    start, step, count = _uniform_grid(scale_low, scale_high)
+    k = count[cell]
+    position = np.minimum(np.floor(u * k), k - 1)
+    return start[cell] + position * step[cell]
+
+
+def _answer_scales(df: pd.DataFrame, cell: np.ndarray, cell_low: np.ndarray,
+                   cell_high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the answer scale its first scale-stating row gives; the observed human range
+    where no row states one (open-ended answers, or no scale columns at all)."""
+    scale_low, scale_high = cell_low.copy(), cell_high.copy()
+    if "scale_min" not in df.columns or "scale_max" not in df.columns:
+        return scale_low, scale_high
+    s_min = pd.to_numeric(df["scale_min"], errors="coerce").to_numpy(dtype=np.float64)
+    s_max = pd.to_numeric(df["scale_max"], errors="coerce").to_numpy(dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(s_min) & np.isfinite(s_max))
+    cells_with, first = np.unique(cell[rows], return_index=True)  # first row per cell
+    lo, hi = s_min[rows[first]], s_max[rows[first]]
+    scale_low[cells_with] = np.minimum(lo, hi)
+    scale_high[cells_with] = np.maximum(lo, hi)
+    return scale_low, scale_high
+
+
+def _within_study_correlations(study: np.ndarray, prediction: np.ndarray, truth: np.ndarray,
+                               n_studies: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per study: Pearson, Spearman (NaN where undefined) and the number of rows they use."""
+    order = np.argsort(study, kind="stable")
+    bounds = np.searchsorted(study[order], np.arange(n_studies + 1))
+    pearson, spearman = np.full(n_studies, np.nan), np.full(n_studies, np.nan)
+    for s in range(n_studies):
+        rows = order[bounds[s]:bounds[s + 1]]
+        pearson[s] = _safe_corr(prediction[rows], truth[rows], "pearson")
+        spearman[s] = _safe_corr(prediction[rows], truth[rows], "spearman")
+    return pearson, spearman, np.diff(bounds)
+
+
+def _bootstrap_intervals(per_study: dict[str, np.ndarray], baseline: str, n_resamples: int,
+                         seed: int) -> dict[str, float]:
+    """``<metric>/ci_low`` and ``<metric>/ci_high`` for ``CI_METRICS``: every metric on the same
+    resamples of studies, the relative improvement as the ratio of each resample's means."""
+    n_studies = per_study["wasserstein"].size
+    if n_studies == 0 or n_resamples <= 0:
+        nan = float("nan")
+        return {f"{name}/ci_{end}": nan for name in CI_METRICS for end in ("low", "high")}
+    picks = resample_studies(n_studies, n_resamples, seed)
+    means = {name: values[picks].mean(axis=1) for name, values in per_study.items()}
+    means["relative_improvement_vs_uniform"] = relative_improvement(
+        means[baseline], means["wasserstein"])
+    out: dict[str, float] = {}
+    for name in CI_METRICS:
+        out[f"{name}/ci_low"], out[f"{name}/ci_high"] = percentile_interval(means[name])
+    return out
 
 
 def compute_socrates_metrics(
     df: pd.DataFrame,
     prediction_atoms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> tuple[dict[str, float], pd.DataFrame]:
-    """Score predictions against human responses on SocSci210.
-
-    ``prediction_atoms`` = (row position, value, probability) replaces each row's single
-    prediction by a whole predicted distribution in the W1 (each row's probabilities sum to 1,
-    so every participant weighs the same): the cell's predicted distribution is then the
-    mixture of its participants' distributions, the limit of infinitely many draws. The
-    individual-level metrics still use ``prediction``.
+    """Score predictions against human responses on SocSci210 (definitions: module docstring).
 
     ``df`` holds one row per (participant, question) with columns ``study_id``,
     ``condition_num``, ``task_num``, ``response`` (the human answer), ``prediction`` (the parsed
     model answer, NaN where unparseable) and optionally ``scale_min``/``scale_max`` (the answer
-    range stated by the stimulus, NaN where absent).
+    range stated by the prompt, NaN where it states none).
 
-    Returns ``(metrics, per_study)``. ``metrics`` is a flat dict of python floats (counts as
-    ints):
+    ``prediction_atoms`` = (row position, value, probability) replaces each row's single
+    prediction by a whole predicted distribution in the model's W1 (each row's probabilities
+    sum to 1, so every participant weighs the same): the cell's predicted distribution is then
+    the mixture of its participants' distributions, the limit of infinitely many draws, and the
+    relative improvement is taken against the exact uniform. The individual-level metrics still
+    use ``prediction``.
 
-    - ``wasserstein``: mean over studies of the mean over cells of W1 on the [0, 1] scale;
-    - ``uniform_wasserstein``: the same for a uniform guess over the answer options (integers in
-      the stated scale, else in the observed human range), on the same cells;
-    - ``relative_improvement_vs_uniform``: (uniform - model) / uniform, NaN if uniform is 0;
-    - ``accuracy``: mean of 1 - |clip(y_hat) - y| / (max - min) over parsed rows of
-      non-constant cells; ``mae_normalized`` = mean |clip(y_hat) - y| / (max - min) on the same
-      rows; ``mae``: mean |y_hat - y| on the raw scale (no clipping) over all parsed rows;
-    - ``pearson``/``spearman``: between raw prediction and response over parsed rows (NaN for
-      fewer than 2 rows or a constant input);
-    - ``unparseable_rate``, ``n_rows``, ``n_parsed``;
-    - ``n_cells`` (cells scored), ``n_studies`` (studies with a scored cell), ``n_cells_total``,
-      ``cells_constant_skipped`` (all humans gave the same answer: no range to rescale by) and
-      ``cells_without_predictions`` (non-constant cells with no parsed prediction). The three
-      add up to ``n_cells_total``.
+    ``seed`` seeds the uniform baseline's draws and the bootstrap; ``n_resamples`` is the
+    number of bootstrap resamples (0: no intervals, NaN).
 
-    ``per_study`` has columns study_id, n_rows, n_cells, wasserstein, uniform_wasserstein,
-    accuracy, mae, unparseable_rate, sorted by study_id; a study without scored cells has NaN
-    distances.
+    Returns ``(metrics, per_study)``: a flat dict of python floats (counts as ints) and the
+    per-study table (columns ``STUDY_COLUMNS``, sorted by study_id; a study without scored
+    cells has NaN distances).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -207,14 +350,27 @@ def compute_socrates_metrics(
     constant = cell_high == cell_low
     scored = ~constant & (n_pred > 0)
 
+    def normalised(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """Values of non-constant cells on their cell's [0, 1] scale (no clipping)."""
+        lo = cell_low[cells]
+        return (values - lo) / (cell_high[cells] - lo)
+
     # Row-level rescaling to [0, 1] (only meaningful in non-constant cells).
     low, high = cell_low[cell], cell_high[cell]
     span = np.where(constant[cell], 1.0, high - low)
     norm_response = (response - low) / span
     norm_prediction = (np.clip(prediction, low, high) - low) / span
 
-    # Model W1 per cell: all human responses vs the predictions (or atoms) of the scored cells.
+    # Every W1 below: all human responses of a scored cell against some predicted sample.
     row_scored = scored[cell]
+    human_cells = cell[row_scored]
+
+    def cell_w1(cells: np.ndarray, values: np.ndarray, mass: np.ndarray) -> np.ndarray:
+        return grouped_wasserstein(human_cells, norm_response[row_scored],
+                                   np.ones(human_cells.size), cells, values, mass,
+                                   n_cells_total)
+
+    # The model: its parsed predictions, or its atoms, clipped into the observed range.
     if prediction_atoms is None:
         atom_row = np.flatnonzero(parsed)
         atom_value, atom_mass = prediction[atom_row], np.ones(atom_row.size)
@@ -223,69 +379,67 @@ def compute_socrates_metrics(
         atom_row = atom_row.astype(np.int64)
     keep = row_scored[atom_row]
     atom_cell = cell[atom_row[keep]]
-    a_low, a_high = cell_low[atom_cell], cell_high[atom_cell]
-    w_model = grouped_wasserstein(
-        cell[row_scored],
-        norm_response[row_scored],
-        np.ones(int(row_scored.sum())),
-        atom_cell,
-        (np.clip(atom_value[keep].astype(np.float64), a_low, a_high) - a_low) / (a_high - a_low),
-        atom_mass[keep].astype(np.float64),
-        n_cells_total,
-    )
+    atom_value = np.clip(atom_value[keep].astype(np.float64), cell_low[atom_cell],
+                         cell_high[atom_cell])
+    w_model = cell_w1(atom_cell, normalised(atom_value, atom_cell),
+                      atom_mass[keep].astype(np.float64))
 
-    # Uniform guess per cell: the stated scale where parsed, else the observed human range.
-    opt_low, opt_high = cell_low.copy(), cell_high.copy()
-    if "scale_min" in df.columns and "scale_max" in df.columns:
-        s_min = pd.to_numeric(df["scale_min"], errors="coerce").to_numpy(dtype=np.float64)
-        s_max = pd.to_numeric(df["scale_max"], errors="coerce").to_numpy(dtype=np.float64)
-        has = np.isfinite(s_min) & np.isfinite(s_max)
-        rows = np.flatnonzero(has)
-        cells_with, first = np.unique(cell[rows], return_index=True)  # first row per cell
-        lo_s, hi_s = s_min[rows[first]], s_max[rows[first]]
-        opt_low[cells_with] = np.minimum(lo_s, hi_s)
-        opt_high[cells_with] = np.maximum(lo_s, hi_s)
+    # The uniform baseline over each scored cell's answer scale: exact (unclipped, as in the
+    # paper, and clipped) and one seeded draw per participant.
+    scale_low, scale_high = _answer_scales(df, cell, cell_low, cell_high)
     scored_cells = np.flatnonzero(scored)
-    owner, option = _uniform_options(opt_low[scored_cells], opt_high[scored_cells])
-    option_cell = scored_cells[owner]
-    c_low, c_high = cell_low[option_cell], cell_high[option_cell]
-    norm_option = (np.clip(option, c_low, c_high) - c_low) / (c_high - c_low)
-    w_uniform = grouped_wasserstein(
-        cell[row_scored],
-        norm_response[row_scored],
-        np.ones(int(row_scored.sum())),
-        option_cell,
-        norm_option,
-        np.ones(option_cell.size),
-        n_cells_total,
-    )
+    owner, position = _uniform_options(scale_low[scored_cells], scale_high[scored_cells])
+    position_cell = scored_cells[owner]
+    ones = np.ones(position_cell.size)
+    w_uniform = cell_w1(position_cell, normalised(position, position_cell), ones)
+    clipped = np.clip(position, cell_low[position_cell], cell_high[position_cell])
+    w_uniform_clipped = cell_w1(position_cell, normalised(clipped, position_cell), ones)
+    draws = _uniform_draws(cell, scale_low, scale_high, seed)[row_scored]
+    w_uniform_draw = cell_w1(human_cells, normalised(draws, human_cells),
+                             np.ones(human_cells.size))
 
-    # Cells -> studies -> mean.
-    study_w = _group_mean(cell_study[scored], w_model[scored], n_study_total)
-    study_u = _group_mean(cell_study[scored], w_uniform[scored], n_study_total)
+    # Cells -> study means -> headline means over the studies with a scored cell.
+    def study_means(cell_values: np.ndarray) -> np.ndarray:
+        return _group_mean(cell_study[scored], cell_values[scored], n_study_total)
+
+    study_w1 = {
+        "wasserstein": study_means(w_model),
+        "uniform_wasserstein": study_means(w_uniform),
+        "uniform_draw_wasserstein": study_means(w_uniform_draw),
+        "uniform_clipped_wasserstein": study_means(w_uniform_clipped),
+    }
     study_n_cells = np.bincount(cell_study[scored], minlength=n_study_total)
     has_cells = study_n_cells > 0
-    wasserstein = _mean(study_w[has_cells])
-    uniform = _mean(study_u[has_cells])
-    if np.isfinite(uniform) and uniform > 0 and np.isfinite(wasserstein):
-        rel = (uniform - wasserstein) / uniform
-    else:
-        rel = float("nan")
+    headline = {name: _mean(values[has_cells]) for name, values in study_w1.items()}
+    # Equal footing: single draws against single draws, distributions against distributions.
+    baseline = "uniform_wasserstein" if prediction_atoms is not None else (
+        "uniform_draw_wasserstein")
+    rel = float(relative_improvement(headline[baseline], headline["wasserstein"]))
+    intervals = _bootstrap_intervals(
+        {name: study_w1[name][has_cells] for name in CI_METRICS if name in study_w1},
+        baseline, n_resamples, seed)
 
-    # Individual-level metrics.
+    # Individual level: parsed rows of cells with a range, on the [0, 1] scale.
     acc_rows = parsed & ~constant[cell]
     abs_norm = np.abs(norm_prediction[acc_rows] - norm_response[acc_rows])
+    study_pearson, study_spearman, study_corr_rows = _within_study_correlations(
+        study[acc_rows], norm_prediction[acc_rows], norm_response[acc_rows], n_study_total)
+    corr_defined = np.isfinite(study_pearson)
     abs_raw = np.abs(prediction[parsed] - response[parsed])
 
     metrics: dict[str, float] = {
-        "wasserstein": float(wasserstein),
-        "uniform_wasserstein": float(uniform),
-        "relative_improvement_vs_uniform": float(rel),
+        **{name: float(value) for name, value in headline.items()},
+        "relative_improvement_vs_uniform": rel,
+        **intervals,
         "accuracy": float(1.0 - _mean(abs_norm)),
-        "mae": _mean(abs_raw),
         "mae_normalized": _mean(abs_norm),
-        "pearson": _safe_corr(prediction[parsed], response[parsed], "pearson"),
-        "spearman": _safe_corr(prediction[parsed], response[parsed], "spearman"),
+        "within_study_pearson": _mean(study_pearson[corr_defined]),
+        "within_study_spearman": _mean(study_spearman[corr_defined]),
+        "n_correlation_studies": int(corr_defined.sum()),
+        "correlation_studies_skipped": int(((study_corr_rows > 0) & ~corr_defined).sum()),
+        "raw_pooled_pearson": _safe_corr(prediction[parsed], response[parsed], "pearson"),
+        "raw_pooled_spearman": _safe_corr(prediction[parsed], response[parsed], "spearman"),
+        "raw_pooled_mae": _mean(abs_raw),
         "unparseable_rate": float(1.0 - parsed.mean()) if n_rows else float("nan"),
         "n_rows": int(n_rows),
         "n_parsed": int(parsed.sum()),
@@ -296,15 +450,17 @@ def compute_socrates_metrics(
         "cells_without_predictions": int((~constant & (n_pred == 0)).sum()),
     }
 
+    study_mae = _group_mean(study[acc_rows], abs_norm, n_study_total)
     per_study = pd.DataFrame(
         {
             "study_id": study_uniques,
             "n_rows": np.bincount(study, minlength=n_study_total).astype(np.int64),
             "n_cells": study_n_cells.astype(np.int64),
-            "wasserstein": study_w,
-            "uniform_wasserstein": study_u,
-            "accuracy": 1.0 - _group_mean(study[acc_rows], abs_norm, n_study_total),
-            "mae": _group_mean(study[parsed], abs_raw, n_study_total),
+            **study_w1,
+            "accuracy": 1.0 - study_mae,
+            "mae_normalized": study_mae,
+            "pearson": study_pearson,
+            "spearman": study_spearman,
             "unparseable_rate": _group_mean(study, (~parsed).astype(np.float64), n_study_total),
         },
         columns=list(STUDY_COLUMNS),

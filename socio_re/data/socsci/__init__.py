@@ -9,12 +9,18 @@ from socio_re.data.socsci.schema import (
     SCHEMA,
     SYSTEM_PROMPT,
 )
-from socio_re.data.socsci.splits import SPLIT_KINDS, check_disjoint, make_splits
+from socio_re.data.socsci.splits import (
+    HASH_SPLIT_KINDS,
+    SPLIT_KINDS,
+    check_disjoint,
+    make_splits,
+)
 from socio_re.data.socsci.validate import clean_rows
 
 __all__ = [
     "COLUMNS",
     "DEMOGRAPHIC_FIELDS",
+    "HASH_SPLIT_KINDS",
     "REQUIRED_COLUMNS",
     "SCHEMA",
     "SPLIT_KINDS",

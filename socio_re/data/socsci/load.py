@@ -25,6 +25,9 @@ from socio_re.errors import DataError
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _TRUE = {"1", "true", "yes", "on"}
 _JSON_SUFFIXES = (".jsonl", ".json")
+# The released dataset's folder of split files (participant_mapping.json, ...): JSON that is not
+# rows, so a directory of jsonl/json shards must not read it as data.
+METADATA_DIR = "metadata"
 
 
 def load_socsci(path: str, *, revision: str | None = None) -> pd.DataFrame:
@@ -124,6 +127,10 @@ def _any_data_suffix(p: Path) -> bool:
     return p.suffix in (".parquet", *_JSON_SUFFIXES)
 
 
+def _in_metadata_dir(p: Path, root: Path) -> bool:
+    return p.relative_to(root).parts[0] == METADATA_DIR
+
+
 def _data_files(root: Path, keep) -> list[Path]:
     """Matching files under ``root``, sorted, skipping hidden paths (``hf download``'s .cache/)."""
     return sorted(
@@ -144,7 +151,8 @@ def _local_sources(local: Path) -> list[tuple[Path, Callable[[], object]]]:
     else:
         files = _data_files(local, lambda p: p.suffix == ".parquet")
         if not files:
-            files = _data_files(local, lambda p: p.suffix in _JSON_SUFFIXES)
+            files = _data_files(local, lambda p: p.suffix in _JSON_SUFFIXES
+                                and not _in_metadata_dir(p, local))
         if not files:
             raise DataError(
                 f"data.path={local} contains no .parquet, .jsonl or .json files; "
@@ -202,6 +210,63 @@ def _check_columns(names, where: str) -> None:
             f"data at {where} is missing required column(s) {', '.join(missing)}; "
             f"expected SocSci210 columns: {', '.join(COLUMNS)}"
         )
+
+
+# --- metadata files (the dataset's own splits) -----------------------------------------------
+
+
+def metadata_file(path: str, name: str, *, revision: str | None = None) -> tuple[Path, str]:
+    """``(local file, where it came from)`` of the dataset's ``metadata/<name>``.
+
+    A local ``data.path`` directory holds it under ``<dir>/metadata/`` (a single data file: next
+    to that file); for a hub id just that one file is downloaded (or taken from the hub cache),
+    not the whole dataset. Every failure is a one-line DataError that says how to get the file.
+    """
+    local = Path(path).expanduser()
+    if local.exists():
+        root = local if local.is_dir() else local.parent
+        file = root / METADATA_DIR / name
+        if not file.is_file():
+            raise DataError(
+                f"{file} does not exist: data.split.kind=official reads the dataset's own split "
+                f"files from {root / METADATA_DIR}/; download the dataset with its metadata "
+                f"folder (`hf download socratesft/SocSci210 --repo-type dataset --local-dir "
+                f"{root}`) or use a hash split such as data.split.kind=unseen_studies"
+            )
+        return file, str(file)
+    if _looks_local(path) or not _HUB_ID.match(path):
+        raise DataError(f"data.path={path} does not exist; point data.path at a directory of "
+                        "SocSci210 parquet/jsonl files or at a hub id like socratesft/SocSci210")
+    return _hub_metadata_file(path, name, revision)
+
+
+def _hub_metadata_file(repo_id: str, name: str, revision: str | None) -> tuple[Path, str]:
+    from huggingface_hub import hf_hub_download
+
+    ref = f"{repo_id}@{revision}" if revision else repo_id
+    remote = f"{METADATA_DIR}/{name}"
+    try:
+        with _honour_offline_env():
+            file = hf_hub_download(repo_id, remote, repo_type="dataset", revision=revision)
+    except Exception as e:  # every hub failure becomes one actionable message
+        raise _hub_metadata_error(repo_id, ref, remote, e) from e
+    return Path(file), f"hub:{ref}/{remote}"
+
+
+def _hub_metadata_error(repo_id: str, ref: str, remote: str, e: Exception) -> DataError:
+    from huggingface_hub.errors import EntryNotFoundError
+
+    if _is_unreachable(e):
+        return DataError(
+            f"could not reach the Hugging Face hub to download {remote} of {ref} (offline or no "
+            "network); download the dataset with its metadata folder on a machine with access "
+            f"(`hf download {repo_id} --repo-type dataset --local-dir DIR`) and pass "
+            "data.path=DIR"
+        )
+    if isinstance(e, EntryNotFoundError):
+        return DataError(f"hub dataset {ref} has no {remote}, which data.split.kind=official "
+                         "needs; use a hash split such as data.split.kind=unseen_studies")
+    return _hub_error(repo_id, ref.partition("@")[2] or None, e)
 
 
 # --- hub -------------------------------------------------------------------------------------

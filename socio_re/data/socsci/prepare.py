@@ -4,7 +4,9 @@ one batch of rows plus the key columns, whatever the size of the data (2.9M rows
 Two passes over the source:
 
 1. only the required columns: validate each batch, keep the group keys of the valid rows;
-   the subset and the split are decided on those keys alone (``make_splits`` on a key frame);
+   the subset and the split are decided on those keys alone (``make_splits`` on a key frame;
+   for ``kind="official"`` with the dataset's split file, read before this pass so that a
+   missing or malformed file stops the run at once);
 2. every column: validate again (same rows survive, the conversions are redone) and write each
    batch's rows to ``<out>/<split>/part-NNNNN.parquet`` in row groups of ``ROW_GROUP_ROWS``, so
    tokenization workers and evaluation can read pieces without loading a split.
@@ -33,7 +35,7 @@ from socio_re.data.socsci.schema import (
     STUDY_ID,
     TASK_NUM,
 )
-from socio_re.data.socsci.splits import SPLIT_NAMES, make_splits
+from socio_re.data.socsci.splits import SPLIT_NAMES, load_official_mapping, make_splits
 from socio_re.data.socsci.validate import (
     check_threshold_arg,
     clean_batch,
@@ -55,12 +57,17 @@ _POSITION = "_position"
 
 def split_to_disk(path: str, out_dir: Path, *, revision: str | None, kind: str, seed: int,
                   val_fraction: float, test_fraction: float, subset: float,
-                  max_malformed_fraction: float,
+                  max_malformed_fraction: float, official: str = "studies",
                   batch_rows: int = BATCH_ROWS) -> tuple[dict, dict]:
-    """Write the train/val/test parts of ``path`` under ``out_dir``; return (manifest, report)."""
+    """Write the train/val/test parts of ``path`` under ``out_dir``; return (manifest, report).
+
+    ``official`` (studies | tasks | conditions) picks the dataset's split file when
+    ``kind="official"``; it is ignored otherwise."""
     from tqdm.auto import tqdm
 
     check_threshold_arg(max_malformed_fraction)
+    mapping = (load_official_mapping(path, official, revision=revision)
+               if kind == "official" else None)
     reports, keys = [], []
     for frame in tqdm(iter_frames(path, revision=revision, columns=REQUIRED_COLUMNS,
                                   batch_rows=batch_rows), desc="validating", unit="batch",
@@ -77,7 +84,7 @@ def split_to_disk(path: str, out_dir: Path, *, revision: str | None, kind: str, 
     del keys
     key_frame[_POSITION] = np.arange(len(key_frame), dtype=np.int64)
     splits, manifest = make_splits(key_frame, kind=kind, seed=seed, val_fraction=val_fraction,
-                                   test_fraction=test_fraction, subset=subset)
+                                   test_fraction=test_fraction, subset=subset, mapping=mapping)
     # Split code of every valid row in stream order; -1 = left out by data.subset.
     label = np.full(len(key_frame), -1, dtype=np.int8)
     for code, name in enumerate(SPLIT_NAMES):

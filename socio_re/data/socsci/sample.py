@@ -5,10 +5,15 @@ data (loader, validator, splits, prompt formatting) runs unchanged on them. The 
 noise: a hidden model makes them depend on the respondent's profile (ideology, age, education)
 and on the experimental condition, so a model that reads the prompt can learn something real and
 a training run shows a measurable gain over a per-cell mean.
+
+Next to the shards it writes the dataset's ``metadata/`` split files in the layout the official
+split reads (``socio_re.data.socsci.splits``), so ``data.split.kind=official`` runs offline too.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +22,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.special import ndtr
 
+from socio_re.data.socsci.load import METADATA_DIR
 from socio_re.data.socsci.schema import (
+    CONDITION_NUM,
     DEMOGRAPHIC_FIELDS,
     DEMOGRAPHIC_LABELS,
+    SAMPLE_ID,
     SCHEMA,
+    STUDY_ID,
+    TASK_NUM,
     answer_format_sentence,
 )
+from socio_re.data.socsci.splits import OFFICIAL_FILES
 
 # --- Vocabularies of realistic demographic values (TESS / Ipsos KnowledgePanel style) ----------
 
@@ -634,6 +645,81 @@ def _study_rows(spec: StudySpec, rng: np.random.Generator, n_people: int) -> dic
     return rows
 
 
+# --- the dataset's own split files (metadata/) -----------------------------------------------
+
+# The paper's shares: 170 of 210 studies seen (about 80/20), and 75/25 train/eval by task and by
+# condition.
+UNSEEN_STUDY_SHARE = 0.2
+EVAL_SAMPLE_SHARE = 0.25
+# The split files draw from their own random stream, so that writing them leaves the rows that
+# a seed gives exactly as they were.
+_SPLIT_FILES_STREAM = 210
+
+
+def _unseen_studies(studies: list[str], rng: np.random.Generator) -> set[str]:
+    """``UNSEEN_STUDY_SHARE`` of the studies, rounded half up, at least one and never all
+    (none of a single study), picked by ``rng``."""
+    n = len(studies)
+    k = min(max(1, int(np.floor(UNSEEN_STUDY_SHARE * n + 0.5))), n - 1)
+    return {studies[i] for i in rng.permutation(n)[:k]}
+
+
+def _eval_rows(study: np.ndarray, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which rows are ``eval`` when whole (study, group) cells are held out: the cells, in an
+    order drawn by ``rng``, are taken while each brings the eval rows closer to
+    ``EVAL_SAMPLE_SHARE`` of all rows, skipping a cell that would leave its study without a
+    training cell."""
+    sizes = Counter(zip(study.tolist(), group.tolist(), strict=True))
+    cells = sorted(sizes)  # a canonical order for the draw
+    train_cells_left = Counter(s for s, _ in cells)
+    target, taken, held = EVAL_SAMPLE_SHARE * len(study), 0, set()
+    for i in rng.permutation(len(cells)):
+        cell = cells[i]
+        if train_cells_left[cell[0]] >= 2 and taken + sizes[cell] / 2 < target:
+            held.add(cell)
+            train_cells_left[cell[0]] -= 1
+            taken += sizes[cell]
+    return np.fromiter(((s, g) in held for s, g in zip(study.tolist(), group.tolist(),
+                                                      strict=True)), dtype=bool, count=len(study))
+
+
+def split_files(columns: dict[str, list], seed: int) -> dict[str, dict[str, list]]:
+    """The content of ``metadata/<file>`` for these rows, by file name, in the layouts the
+    official split reads, with the paper's shares:
+
+    - ``participant_mapping.json``: ``{"seen": [...], "unseen": [...]}`` study ids; 20% of the
+      studies (rounded half up, at least one, never all) are unseen;
+    - ``task_mapping.json`` / ``condition_mapping.json``: ``{"train": [...], "eval": [...]}``
+      sample ids, 75/25 by whole task (condition) of a study: the (study, task) cells are
+      visited in a seeded order and each goes to ``eval`` if that brings ``eval`` closer to 25%
+      of the rows and its study keeps another task for ``train``. So a task (condition) is
+      entirely on one side, every study keeps training rows, single-task (single-condition)
+      studies stay in ``train``, and ``eval`` holds 25% of the sample ids give or take half a
+      cell.
+
+    The picks come from a random stream of their own, seeded by ``seed``; lists are sorted.
+    """
+    rng = np.random.default_rng([seed, _SPLIT_FILES_STREAM])
+    study = np.asarray(columns[STUDY_ID], dtype=object)
+    sample = np.asarray(columns[SAMPLE_ID], dtype=np.int64)
+    studies = sorted(set(columns[STUDY_ID]))
+    unseen = _unseen_studies(studies, rng)
+    files = {OFFICIAL_FILES["studies"]: {"seen": sorted(set(studies) - unseen),
+                                         "unseen": sorted(unseen)}}
+    for which, column in (("tasks", TASK_NUM), ("conditions", CONDITION_NUM)):
+        on_eval = _eval_rows(study, np.asarray(columns[column], dtype=np.int64), rng)
+        files[OFFICIAL_FILES[which]] = {"train": sample[~on_eval].tolist(),
+                                        "eval": sample[on_eval].tolist()}
+    return files
+
+
+def _write_split_files(out: Path, columns: dict[str, list], seed: int) -> None:
+    folder = out / METADATA_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in split_files(columns, seed).items():
+        (folder / name).write_text(json.dumps(content) + "\n")
+
+
 def _clear_old_shards(out_dir: Path) -> None:
     """Remove shards from an earlier run, which the loader would otherwise read as well."""
     for old in out_dir.glob("train-*-of-*.parquet"):
@@ -648,10 +734,13 @@ def generate_sample(
     seed: int = 0,
     num_shards: int = 2,
 ) -> list[Path]:
-    """Write a synthetic SocSci210-style dataset as ``train-0000i-of-0000n.parquet`` shards.
+    """Write a synthetic SocSci210-style dataset as ``train-0000i-of-0000n.parquet`` shards,
+    and its split files ``metadata/{participant,task,condition}_mapping.json`` (see
+    :func:`split_files`).
 
-    The same seed gives the same rows. Earlier ``train-*-of-*.parquet`` files in ``out_dir`` are
-    removed first so that the directory holds exactly one dataset. Returns the shard paths.
+    The same seed gives the same rows and split files. Earlier ``train-*-of-*.parquet`` files in
+    ``out_dir`` are removed first (the split files are overwritten) so that the directory holds
+    exactly one dataset. Returns the shard paths.
     """
     if num_studies < 1 or participants_per_study < 1 or num_shards < 1:
         raise ValueError("num_studies, participants_per_study and num_shards must be >= 1")
@@ -672,6 +761,7 @@ def generate_sample(
         path = out / f"train-{i:05d}-of-{num_shards:05d}.parquet"
         pq.write_table(table.slice(bounds[i], bounds[i + 1] - bounds[i]), path)
         paths.append(path)
+    _write_split_files(out, columns, seed)
     return paths
 
 

@@ -49,10 +49,17 @@ class SampleSpec:
 
 @dataclass
 class SocsciSplitConfig:
-    # random | unseen_studies | unseen_conditions | unseen_tasks | unseen_participants
+    # random | unseen_studies | unseen_conditions | unseen_tasks | unseen_participants (drawn
+    # by seeded hashing of groups) | official (the paper's split, read from the dataset's
+    # metadata/ folder: see ``official``)
     kind: str = "unseen_studies"
+    # With kind=official: studies (metadata/participant_mapping.json, 170 seen / 40 unseen
+    # studies) | tasks (metadata/task_mapping.json) | conditions (metadata/condition_mapping.json).
+    # Test is the file's held-out side exactly; val is carved out of its training side.
+    official: str = "studies"
     seed: int = 42
     val_fraction: float = 0.1
+    # Ignored by kind=official, whose test side is fixed by the file.
     test_fraction: float = 0.2
 
 
@@ -85,7 +92,7 @@ DataConfig = SocsciDataConfig
 
 def validate(rc) -> None:
     """Cross-field rules of the socrates sections (rc is a validated RunConfig)."""
-    from socio_re.data.socsci.splits import SPLIT_KINDS
+    from socio_re.data.socsci.splits import OFFICIAL_SPLITS, SPLIT_KINDS
     from socio_re.errors import ConfigError
     from socio_re.training.packing import PACKING_ATTENTION
 
@@ -94,6 +101,8 @@ def validate(rc) -> None:
     e = t.eval
     checks = [
         (d.split.kind in SPLIT_KINDS, "data.split.kind", d.split.kind, ", ".join(SPLIT_KINDS)),
+        (d.split.official in OFFICIAL_SPLITS, "data.split.official", d.split.official,
+         ", ".join(OFFICIAL_SPLITS)),
         (0 <= d.split.val_fraction < 1, "data.split.val_fraction", d.split.val_fraction,
          "a number in [0, 1)"),
         (0 < d.split.test_fraction < 1, "data.split.test_fraction", d.split.test_fraction,

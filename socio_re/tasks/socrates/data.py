@@ -87,14 +87,26 @@ def ensure_source(data_cfg) -> str:
     spec = data_cfg.generate_sample
     if spec is not None:
         from socio_re.data.socsci.sample import generate_sample
+        from socio_re.data.socsci.splits import OFFICIAL_FILES
 
         def write(tmp: Path) -> None:
             log.info("generating the SocSci210-schema sample into %s", path)
             generate_sample(tmp, num_studies=spec.num_studies,
                             participants_per_study=spec.participants_per_study, seed=spec.seed)
 
-        build_once(path, write, meta=asdict(spec), check=files_present("*.parquet"))
+        # The split files too: data.split.kind=official reads them from the sample.
+        mappings = [f"metadata/{name}" for name in OFFICIAL_FILES.values()]
+        build_once(path, write, meta=asdict(spec), check=files_present("*.parquet", *mappings))
     return path
+
+
+def split_shaping(split_cfg) -> dict[str, Any]:
+    """The split settings that shape a split, for its cache key: ``official`` only counts with
+    kind=official (so the keys of the hash splits are what they were before it existed), and
+    ``test_fraction`` only without it (the split file fixes the test side)."""
+    shaping = asdict(split_cfg)
+    shaping.pop("test_fraction" if shaping["kind"] == "official" else "official", None)
+    return shaping
 
 
 def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
@@ -103,8 +115,10 @@ def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
 
     path = ensure_source(data_cfg)
     shaping = {
+        # For a local directory this covers metadata/*.json as well, so an edited split file
+        # builds a new split; a hub id is pinned by data.revision.
         "source": dataset_fingerprint(path, revision=data_cfg.revision),
-        "split": asdict(data_cfg.split),
+        "split": split_shaping(data_cfg.split),
         "subset": data_cfg.subset,
         "max_malformed_fraction": data_cfg.max_malformed_fraction,
         "version": SPLIT_CACHE_VERSION,
@@ -117,7 +131,7 @@ def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
         manifest, report = split_to_disk(
             path, tmp, revision=data_cfg.revision, kind=s.kind, seed=s.seed,
             val_fraction=s.val_fraction, test_fraction=s.test_fraction, subset=data_cfg.subset,
-            max_malformed_fraction=data_cfg.max_malformed_fraction)
+            max_malformed_fraction=data_cfg.max_malformed_fraction, official=s.official)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n")
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
 
@@ -127,7 +141,11 @@ def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
     manifest = json.loads((target / "manifest.json").read_text())
     report = json.loads((target / "report.json").read_text())
     prepared = PreparedSplits(target, manifest, report, key)
-    log.info("%s split %s: %s (%s)", "cached" if hit else "built", data_cfg.split.kind,
+    kind = data_cfg.split.kind
+    if kind == "official":
+        kind += f" ({manifest['official']}, {manifest['mapping_file']} "
+        kind += f"sha256 {manifest['mapping_sha256'][:12]})"
+    log.info("%s split %s: %s (%s)", "cached" if hit else "built", kind,
              ", ".join(f"{n}={prepared.rows(n)}" for n in SPLITS), target)
     if report.get("malformed"):
         log.warning("dropped %d malformed rows of %d: %s", report["malformed"], report["total"],

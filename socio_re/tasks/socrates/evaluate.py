@@ -12,6 +12,11 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["sample_id", "study_id", "participant", "condition_num", "task_num"]
+# What the mode and the expected value (point predictions) are also scored by.
+POINT_METRICS = ("wasserstein", "accuracy", "mae_normalized", "within_study_pearson",
+                 "within_study_spearman")
+# What the full predicted distributions are scored by (with their bootstrap intervals).
+DISTRIBUTION_METRICS = ("wasserstein", "relative_improvement_vs_uniform")
 
 
 def rows_to_score(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
@@ -69,15 +74,19 @@ def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Pat
         if scored:
             preds[f"pred_{key}"] = [math.nan if v is None else v for v in scored[key]]
 
-    metrics, per_study = compute_socrates_metrics(preds)
+    # The evaluation seed also seeds the uniform baseline's draws and the bootstrap over studies.
+    metrics, per_study = compute_socrates_metrics(preds, seed=e.seed)
     if scored:  # the mode and the expected value of the same distributions, scored alike
         for key in ("mode", "expected"):
-            alt, _ = compute_socrates_metrics(preds.assign(prediction=preds[f"pred_{key}"]))
-            metrics.update({f"{key}/{k}": v for k, v in alt.items()
-                            if k in ("wasserstein", "accuracy", "mae", "pearson", "spearman")})
-        # The whole protocol distribution of every scored row (generated rows: their answer).
-        full, _ = compute_socrates_metrics(preds, _distribution_atoms(preds, scored["protocol"]))
-        metrics["distribution/wasserstein"] = full["wasserstein"]
+            alt, _ = compute_socrates_metrics(preds.assign(prediction=preds[f"pred_{key}"]),
+                                              seed=e.seed, n_resamples=0)
+            metrics.update({f"{key}/{k}": v for k, v in alt.items() if k in POINT_METRICS})
+        # The whole protocol distribution of every scored row (generated rows: their answer),
+        # compared with the exact uniform distribution (equal footing: both are distributions).
+        full, _ = compute_socrates_metrics(preds, _distribution_atoms(preds, scored["protocol"]),
+                                           seed=e.seed)
+        metrics.update({f"distribution/{k}": v for k, v in full.items()
+                        if k.startswith(DISTRIBUTION_METRICS)})
         metrics["scored_rate"] = sum(v is not None for v in scored["draw"]) / max(len(preds), 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
