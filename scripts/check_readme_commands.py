@@ -13,6 +13,7 @@ the command is checked on a CPU machine without network:
 
     python scripts/check_readme_commands.py --quick          # the commands that take seconds
     python scripts/check_readme_commands.py --out FILE.json  # everything, with wall times
+    python scripts/check_readme_commands.py --table FILE.json # those times as a Markdown table
 
 Commands run from a scratch directory (outputs, multirun and mlflow.db land there), with an
 empty cache unless ``--cache`` is given, so the times are those of a fresh clone's first runs.
@@ -168,6 +169,19 @@ def remember(command: str, cwd: Path, found: dict[str, str]) -> None:
         found["fold_runs"] = " ".join(str(p.parent) for p in folds[:2])
 
 
+def markdown_table(results: list[dict]) -> str:
+    """The measured commands as README rows: command, wall time, exit (skipped ones with why)."""
+    lines = ["| command | wall time | exit |", "|---|---|---|"]
+    for r in results:
+        if "seconds" in r:
+            s = r["seconds"]
+            took = f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+            lines.append(f"| `{r['command']}` | {took} | {r['exit']} |")
+        elif r["plan"] == "skip":
+            lines.append(f"| `{r['command']}` | not run here: {r['why']} | |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="only the commands that take seconds")
@@ -175,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, help="scratch directory (default: a new temp dir)")
     ap.add_argument("--cache", type=Path, help="cache dir (default: a new, empty one)")
     ap.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    ap.add_argument("--table", type=Path, help="print the Markdown table of a --out file, run "
+                    "nothing")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text())["commands"]))
+        return 0
 
     cwd = args.workdir or Path(tempfile.mkdtemp(prefix="readme-commands-"))
     cwd.mkdir(parents=True, exist_ok=True)
