@@ -120,7 +120,9 @@ def _distribution_atoms(preds: pd.DataFrame, protocol: list):
 
 def _score_answers(model, tokenizer, prompts, scales, e, prefix: str) -> dict[str, list]:
     """Whole answer distributions over each row's scale: a seeded protocol draw, the mode, the
-    expected value, the distribution itself (JSON, probabilities >= 0.001) and the protocol's
+    expected value, the distribution itself (JSON, every value's probability to 6 decimals: on a
+    101-point scale the tail below 0.001 still holds a few percent of the mass, enough to move
+    the expected value) and the protocol's
     distribution (temperature and top_p applied: what the draw samples from)."""
     import json
 
@@ -151,5 +153,6 @@ def _score_answers(model, tokenizer, prompts, scales, e, prefix: str) -> dict[st
         out["protocol"].append((vals, protocol_distribution(p, temperature=e.temperature,
                                                             top_p=e.top_p)))
         out["distribution"].append(json.dumps(
-            {int(a): round(float(b), 4) for a, b in zip(vals, p, strict=True) if b >= 1e-3}))
+            {int(a): round(float(b), 6) for a, b in zip(vals, p, strict=True)
+             if round(float(b), 6) > 0}))
     return out
