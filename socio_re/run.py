@@ -129,15 +129,16 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from socio_re.tracking import make_tracker
     from socio_re.tracking.params import config_params
     from socio_re.tracking.run_names import default_run_name
-    from socio_re.tracking.tracker import tracker_tags
+    from socio_re.tracking.tracker import command_line_overrides, tracker_tags
     from socio_re.training.engine_report import describe_engine, read_engine_report
 
     task = get_task(rc.task.name).run_module()
     # Seed before any model is built: new heads and resized embedding rows start the same
     # in every run with the same seed (the Trainer only seeds at its own construction).
     set_seed(rc.seed)
+    # A sweep job's own overrides are its directory's name; a single run's are its command line.
     run_name = rc.run_name or default_run_name(
-        rc, run_dir.name.split("__") if rc.sweep.id else None)
+        rc, run_dir.name.split("__") if rc.sweep.id else command_line_overrides(run_dir).split())
     tracker = make_tracker(
         rc.tracking,
         experiment=rc.tracking.experiment_name or rc.task.name,

@@ -29,6 +29,17 @@ def test_default_name_of_a_sweep_job_carries_its_own_overrides():
     assert default_run_name(rc, ["strategy=ddp"], now=NOON).count("ddp") == 1
 
 
+def test_default_name_of_a_single_run_carries_what_its_command_line_chose():
+    rc = validate_config(compose(["task.eval.decoding=sample", "data.subset=0.5"]))
+    given = ["task.eval.decoding=sample", "data.subset=0.5", "hydra.run.dir=outputs/x",
+             "tracking=none", "task=socrates"]
+    assert default_run_name(rc, given, now=NOON) == \
+        "socrates·tiny-causal·single·decoding=sample·subset=0.5·1201-1205"
+    many = [f"trainer.setting_{i}=value_{i}" for i in range(10)]
+    name = default_run_name(rc, many, now=NOON)
+    assert "…" in name and len(name) < 120  # cut where MLflow's table would cut it anyway
+
+
 def test_short_override_keeps_the_leaf_key():
     assert short_override("+trainer.learning_rate=1e-4") == "learning_rate=1e-4"
     assert short_override("fold=2") == "fold=2"
