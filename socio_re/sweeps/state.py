@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from socio_re.utils.files import read_json_or_none
+
 DONE_FILE = "done.json"
 
 
@@ -23,11 +25,7 @@ def write_done(run_dir: Path, metrics: dict[str, Any], tracking: str) -> Path:
 
 
 def read_done(run_dir: Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / DONE_FILE
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    return read_json_or_none(Path(run_dir) / DONE_FILE)
 
 
 def has_checkpoint(run_dir: Path) -> bool:

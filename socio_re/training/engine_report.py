@@ -123,11 +123,9 @@ def engine_tags(report: dict[str, Any]) -> dict[str, str]:
 
 
 def read_engine_report(run_dir: Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / ENGINE_FILE
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    from socio_re.utils.files import read_json_or_none
+
+    return read_json_or_none(Path(run_dir) / ENGINE_FILE)
 
 
 class EngineReportCallback(TrainerCallback):
