@@ -103,10 +103,20 @@ class PairClassifier(nn.Module):
     def load(cls, directory: str | Path, dtype=None) -> PairClassifier:
         from safetensors.torch import load_file
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
         directory = Path(directory)
         meta = json.loads((directory / META_FILE).read_text())
-        backbone = AutoModel.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+        # The export leaves out the encoder's pooler on purpose (we pool ourselves; it never
+        # trains), so transformers' load report would list it as missing on every load.
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            backbone = AutoModel.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+        finally:
+            hf_logging.set_verbosity(level)
+        if getattr(backbone, "pooler", None) is not None:
+            backbone.pooler = None
         model = cls(backbone, meta["num_labels"], meta["pooling"])
         model.head.load_state_dict(load_file(str(directory / HEAD_FILE)))
         model.labels = meta.get("labels")
