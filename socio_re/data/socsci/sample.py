@@ -135,14 +135,17 @@ OPTIONAL_FIELDS = (
 class Topic:
     """A study template: vignette, one framing sentence per condition, one question per task.
 
-    ``valence`` is the direction in which conservatives answer higher (+1) or lower (-1); the
-    hidden model uses it so that the ideology effect has a plausible sign.
+    ``valence`` is the direction in which conservatives answer higher (+1) or lower (-1);
+    ``framing`` is, per condition, the direction its wording pushes answers (+1 up: a benefit,
+    an endorsement; -1 down: a cost, an opponent; 0 neutral). The hidden model applies both the
+    same way in every study of the topic, so what is learnt on one study carries to another.
     """
 
     vignette: str
     conditions: tuple[str, ...]
     tasks: tuple[str, ...]
     valence: int
+    framing: tuple[int, ...]
 
 
 TOPICS: tuple[Topic, ...] = (
@@ -161,6 +164,7 @@ TOPICS: tuple[Topic, ...] = (
             "How likely would you be to sign a petition in favor of this bill?",
         ),
         -1,
+        (1, -1, 0, -1),
     ),
     Topic(
         "A city council is considering a proposal to reduce the police budget by 10% and move "
@@ -177,6 +181,7 @@ TOPICS: tuple[Topic, ...] = (
             "How much do you trust the city council to make this decision?",
         ),
         -1,
+        (1, -1, 1, -1),
     ),
     Topic(
         "Congress is considering a law that would require all new cars sold after 2035 to be "
@@ -193,6 +198,7 @@ TOPICS: tuple[Topic, ...] = (
             "How serious a problem is climate change?",
         ),
         -1,
+        (0, 1, 1, -1),
     ),
     Topic(
         "A proposed federal rule would tighten requirements for asylum seekers at the southern "
@@ -208,6 +214,7 @@ TOPICS: tuple[Topic, ...] = (
             "How sympathetic do you feel toward asylum seekers?",
         ),
         1,
+        (1, -1, 0),
     ),
     Topic(
         "Imagine a candidate running for your state's senate seat who has served ten years as a "
@@ -224,6 +231,7 @@ TOPICS: tuple[Topic, ...] = (
             "How qualified is this candidate for the office?",
         ),
         1,
+        (0, 0, 0, 0),
     ),
     Topic(
         "A news article reports on a new study about the safety of a widely used vaccine.",
@@ -239,6 +247,7 @@ TOPICS: tuple[Topic, ...] = (
             "How much confidence do you have in scientists in general?",
         ),
         1,
+        (1, 1, -1, 0),
     ),
     Topic(
         "A company has announced that it will let employees work from home permanently.",
@@ -252,6 +261,7 @@ TOPICS: tuple[Topic, ...] = (
             "How interested would you be in working for this company?",
         ),
         1,
+        (1, -1, 0),
     ),
     Topic(
         "Your state is considering a program that would forgive up to $10,000 of student debt "
@@ -268,6 +278,7 @@ TOPICS: tuple[Topic, ...] = (
             "How much would this program help the state's economy?",
         ),
         -1,
+        (0, -1, 0, 1),
     ),
     Topic(
         "A school board is voting on whether to require parental consent before students can "
@@ -282,6 +293,7 @@ TOPICS: tuple[Topic, ...] = (
             "How much should parents decide what schools teach?",
         ),
         1,
+        (0, 1, 1),
     ),
     Topic(
         "A national poll finds that trust in elections has dropped over the past decade.",
@@ -295,6 +307,7 @@ TOPICS: tuple[Topic, ...] = (
             "How likely are you to vote in the next election?",
         ),
         1,
+        (1, -1),
     ),
     Topic(
         "A federal program pays farmers to leave part of their land unplanted to protect soil "
@@ -310,6 +323,7 @@ TOPICS: tuple[Topic, ...] = (
             "How well does the government spend money on programs like this one?",
         ),
         -1,
+        (-1, 1, -1, 1),
     ),
     Topic(
         "A neighbor asks you to help organize a community event to welcome refugee families who "
@@ -325,6 +339,7 @@ TOPICS: tuple[Topic, ...] = (
             "How much do refugees strengthen local communities?",
         ),
         -1,
+        (1, 0, -1),
     ),
 )
 
@@ -345,6 +360,7 @@ DOLLAR_TOPIC = Topic(
         "How many dollars would you spend on a charity dinner supporting the food bank?",
     ),
     -1,
+    (1, 0, 1, -1),
 )
 
 
@@ -414,6 +430,37 @@ INTRO_LINE = "You are taking part in a social science survey. Your demographic p
 INSTRUCTION = "Answer the following question as this person would, based on the profile above."
 
 
+@dataclass(frozen=True)
+class HiddenModel:
+    """The hidden model's effect sizes, on the latent scale (``_to_scale`` maps a latent ``z``
+    to the answer ``low + ndtr(z / spread) * (high - low)``, rounded).
+
+    Like real survey data, the structure is shared across studies, so that a model trained on
+    some studies can predict others: answers lean to the upper half of a scale (acquiescence;
+    ``intercept_mean``), condition wording moves answers the same way in every study of a
+    topic (``framing_effect`` times the topic's ``framing``), ideology moves them in the
+    topic's direction (``valence`` times ``ideology_slope``), older and more educated people
+    answer a little lower and higher everywhere. Each study adds a smaller effect of its own
+    (the ``*_sd`` terms), and people differ (``person_sd``, ``noise_sd``).
+    """
+
+    intercept_mean: float = 0.7
+    intercept_sd: float = 0.25
+    framing_effect: float = 0.6
+    study_condition_sd: float = 0.15
+    interaction_sd: float = 0.1
+    ideology_slope: tuple[float, float] = (0.7, 0.9)  # per task, uniform in this range
+    age_slope: float = -0.15
+    education_slope: float = 0.15
+    study_slope_sd: float = 0.05
+    person_sd: float = 0.2
+    noise_sd: float = 0.4
+    spread: float = 1.0
+
+
+HIDDEN = HiddenModel()
+
+
 @dataclass
 class StudySpec:
     """Everything the hidden model and the text templates need for one study."""
@@ -474,11 +521,12 @@ def _make_studies(rng: np.random.Generator, num_studies: int) -> list[StudySpec]
         if rng.random() < 0.5:
             k = int(rng.integers(1, 6))
             null_fields = frozenset(rng.choice(OPTIONAL_FIELDS, size=k, replace=False).tolist())
-        condition_effect = rng.normal(0.0, 0.7, size=(n_cond, n_tasks))
-        condition_effect[0] = 0.0  # condition 0 is the control
-        interaction = rng.normal(0.0, 0.25, size=(n_cond, n_tasks))
+        h = HIDDEN
+        framing = np.asarray(topic.framing[:n_cond], dtype=float)[:, None]
+        condition_effect = (h.framing_effect * framing
+                            + rng.normal(0.0, h.study_condition_sd, size=(n_cond, n_tasks)))
+        interaction = rng.normal(0.0, h.interaction_sd, size=(n_cond, n_tasks))
         interaction[0] = 0.0
-        task_sign = np.where(rng.random(n_tasks) < 0.85, 1.0, -1.0)
         studies.append(
             StudySpec(
                 study_id=study_id,
@@ -490,11 +538,12 @@ def _make_studies(rng: np.random.Generator, num_studies: int) -> list[StudySpec]
                 n_tasks=n_tasks,
                 within_subject=within,
                 null_fields=null_fields,
-                intercept=rng.normal(0.0, 0.4, size=n_tasks),
+                intercept=rng.normal(h.intercept_mean, h.intercept_sd, size=n_tasks),
                 condition_effect=condition_effect,
-                ideology_slope=topic.valence * task_sign * rng.uniform(0.5, 0.9, size=n_tasks),
-                age_slope=rng.normal(0.0, 0.25, size=n_tasks),
-                education_slope=rng.normal(0.0, 0.25, size=n_tasks),
+                ideology_slope=topic.valence * rng.uniform(*h.ideology_slope, size=n_tasks),
+                age_slope=h.age_slope + rng.normal(0.0, h.study_slope_sd, size=n_tasks),
+                education_slope=h.education_slope
+                + rng.normal(0.0, h.study_slope_sd, size=n_tasks),
                 interaction=interaction,
             )
         )
@@ -561,7 +610,7 @@ def _demographic_dicts(
 
 def _to_scale(z: np.ndarray, low: int, high: int, *, dollars: bool) -> np.ndarray:
     """Map a latent score onto the study's integer scale."""
-    p = ndtr(z / 1.25)  # roughly uniform on (0, 1) for the latent's spread
+    p = ndtr(z / HIDDEN.spread)
     if high - low == 1:
         return np.where(z > 0, high, low)
     if dollars:
@@ -605,7 +654,7 @@ def _study_rows(spec: StudySpec, rng: np.random.Generator, n_people: int) -> dic
     ideo = (prof["_ideology_idx"] - 3) / 1.5
     age = (prof["age"] - 48) / 17
     edu = (prof["_education_idx"] - 2) / 1.2
-    person_effect = rng.normal(0.0, 0.3, n_people)
+    person_effect = rng.normal(0.0, HIDDEN.person_sd, n_people)
 
     # Design: within-subject people see every condition, between-subject people one.
     part, cond, task = [], [], []
@@ -626,7 +675,7 @@ def _study_rows(spec: StudySpec, rng: np.random.Generator, n_people: int) -> dic
         + spec.age_slope[task_a] * age[part_a]
         + spec.education_slope[task_a] * edu[part_a]
         + person_effect[part_a]
-        + rng.normal(0.0, 0.5, len(part_a))
+        + rng.normal(0.0, HIDDEN.noise_sd, len(part_a))
     )
     response = _to_scale(z, spec.low, spec.high, dollars=spec.topic is DOLLAR_TOPIC)
 

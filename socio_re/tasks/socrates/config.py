@@ -27,6 +27,9 @@ class SocratesEvalConfig:
     # Cap on scored rows (deterministic sample) for quick runs; null = all rows of the split.
     max_rows: int | None = None
     seed: int = 0
+    # After training, also score the untrained model (model.name_or_path) zero-shot on the same
+    # rows and decoding: the base-model row of the results table (doubles evaluation time).
+    compare_base: bool = True
 
 
 @dataclass
@@ -42,8 +45,8 @@ class SocratesTaskConfig:
 
 @dataclass
 class SampleSpec:
-    num_studies: int = 20
-    participants_per_study: int = 50
+    num_studies: int = 40
+    participants_per_study: int = 30
     seed: int = 0
 
 
