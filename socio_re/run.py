@@ -17,15 +17,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from socio_re.config.validate import validate_config
+from socio_re.errors import RunInterrupted
 from socio_re.sweeps.state import clear_done, write_done
 
 log = logging.getLogger(__name__)
-
-
-class RunInterrupted(Exception):
-    """Training stopped early on purpose (trainer.stop_at_step); resume with the same command."""
-
-    exit_code = 3
 
 
 def _absolute_paths(cfg: DictConfig) -> None:
@@ -111,7 +106,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     write_done(run_dir, summary["metrics"], summary["tracking"])
     outputs = {k: Path(v) for k, v in summary["outputs"].items()}
     print_summary(summary["metrics"], run_dir, outputs, summary["tracking"],
-                  engine=summary.get("engine"), run_name=summary.get("run_name"))
+                  engine=summary.get("engine"), run_name=summary.get("run_name"),
+                  report=summary.get("report") or "")
     return summary["metrics"]
 
 
@@ -164,7 +160,8 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         engine = read_engine_report(run_dir)
         summary = {"metrics": metrics, "outputs": {k: str(v) for k, v in outputs.items()},
                    "tracking": tracker.describe(), "run_name": tracker.run_name or run_name,
-                   "engine": describe_engine(engine) if engine else None}
+                   "engine": describe_engine(engine) if engine else None,
+                   "report": result.report}
         if rank() == 0:
             (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
             (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")

@@ -529,7 +529,7 @@ def test_bootstrap_intervals_match_a_hand_rolled_bootstrap():
     n = ref["wasserstein"].size
     rng = np.random.default_rng(3)
     means = {name: [] for name in ("wasserstein", "uniform_wasserstein",
-                                   "uniform_draw_wasserstein")}
+                                   "uniform_draw_wasserstein", "uniform_clipped_wasserstein")}
     ratios = []
     for _ in range(400):
         pick = rng.integers(0, n, size=n)

@@ -49,3 +49,31 @@ def percentile_interval(samples: np.ndarray,
     tail = 100.0 * (1.0 - level) / 2.0
     low, high = np.percentile(finite, [tail, 100.0 - tail])
     return float(low), float(high)
+
+
+def paired_relative_improvement(
+    baseline: dict[str, float], model: dict[str, float], *, seed: int,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+) -> tuple[float, float, float, int]:
+    """``(B - M) / B`` of two systems scored on the same studies, with its interval.
+
+    ``baseline`` and ``model`` map study id -> the study's W1 (NaN where undefined); only the
+    studies finite in both count (sorted by id), so both means cover the same studies. The
+    resamples are drawn as in :func:`resample_studies` over those studies and both systems
+    take the same resample (a paired bootstrap: the study-to-study spread that both share
+    cancels). Returns (estimate, ci_low, ci_high, n_studies); NaNs where no study is shared.
+    """
+    shared = sorted(s for s in set(baseline) & set(model)
+                    if np.isfinite(baseline[s]) and np.isfinite(model[s]))
+    nan = float("nan")
+    if not shared:
+        return nan, nan, nan, 0
+    b = np.array([baseline[s] for s in shared], dtype=np.float64)
+    m = np.array([model[s] for s in shared], dtype=np.float64)
+    estimate = float(relative_improvement(b.mean(), m.mean()))
+    if n_resamples <= 0:
+        return estimate, nan, nan, len(shared)
+    picks = resample_studies(len(shared), n_resamples, seed)
+    low, high = percentile_interval(relative_improvement(b[picks].mean(axis=1),
+                                                         m[picks].mean(axis=1)))
+    return estimate, low, high, len(shared)

@@ -51,7 +51,8 @@ Metrics (``compute_socrates_metrics``; the evaluation logs them as ``<split>/<na
   ``uniform_wasserstein`` when ``prediction_atoms`` give whole distributions (the evaluation
   logs that one as ``distribution/relative_improvement_vs_uniform``). NaN where U is 0;
 - ``<name>/ci_low``, ``<name>/ci_high`` for ``wasserstein``, ``uniform_wasserstein``,
-  ``uniform_draw_wasserstein`` and ``relative_improvement_vs_uniform``: 95% percentile
+  ``uniform_draw_wasserstein``, ``uniform_clipped_wasserstein`` and
+  ``relative_improvement_vs_uniform``: 95% percentile
   bootstrap interval over studies (``socio_re.metrics.bootstrap``: the studies with a scored
   cell in study_id order, resampled with replacement ``n_resamples`` times with
   ``default_rng(seed)``, the same resamples for every metric; the relative improvement is
@@ -126,6 +127,7 @@ CI_METRICS = (
     "wasserstein",
     "uniform_wasserstein",
     "uniform_draw_wasserstein",
+    "uniform_clipped_wasserstein",
     "relative_improvement_vs_uniform",
 )
 

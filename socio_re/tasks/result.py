@@ -17,3 +17,5 @@ class TaskResult:
     paths: dict[str, Path] = field(default_factory=dict)
     # Training stopped early on purpose (trainer.stop_at_step).
     interrupted: bool = False
+    # Text the summary prints under the metrics (socrates: the paper-style results table).
+    report: str = ""

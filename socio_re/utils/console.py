@@ -40,7 +40,8 @@ def _fmt(v: Any) -> str:
 
 
 def print_summary(metrics: dict[str, Any], run_dir: Path, outputs: dict[str, Path],
-                  tracking: str, engine: str | None = None, run_name: str | None = None) -> None:
+                  tracking: str, engine: str | None = None, run_name: str | None = None,
+                  report: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -51,6 +52,8 @@ def print_summary(metrics: dict[str, Any], run_dir: Path, outputs: dict[str, Pat
         table.add_row(k, _fmt(v))
     console = Console(file=sys.stdout, soft_wrap=True)
     console.print(table)
+    if report:  # plain text: a Markdown table reads the same on a console and in a paper draft
+        console.print(report, markup=False, highlight=False)
     if run_name:
         console.print(f"[bold]run[/bold]            {run_name}", markup=True, highlight=False)
     if engine:
