@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from socio_re.cli.errors import run_reporting_user_errors
-from socio_re.errors import DataError, ModelLoadError
+from socio_re.errors import DataError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,24 +43,8 @@ def load_run_config(run_dir: Path):
     return validate_config(OmegaConf.load(cfg_file))
 
 
-def load_trained(rc, model_dir: Path):
-    """A trained causal LM from a full-model dir or a LoRA adapter dir (on the run's base)."""
-    from socio_re.models.load import load_causal_lm, load_tokenizer
-
-    if not model_dir.is_dir():
-        raise ModelLoadError(f"{model_dir} is not a directory; train first or pass --checkpoint")
-    tokenizer = load_tokenizer(rc.model, str(model_dir))
-    if (model_dir / "adapter_config.json").exists():
-        from peft import PeftModel
-
-        from socio_re.models.load import resolve_model_path
-
-        base = load_causal_lm(rc.model, tokenizer, resolve_model_path(rc.model))
-        return PeftModel.from_pretrained(base, str(model_dir)), tokenizer
-    return load_causal_lm(rc.model, tokenizer, str(model_dir)), tokenizer
-
-
 def evaluate(args: argparse.Namespace) -> dict:
+    from socio_re.models.load import load_trained
     from socio_re.tasks.socrates.data import prepare_splits
     from socio_re.tasks.socrates.evaluate import evaluate_frame
     from socio_re.utils.console import print_summary, setup_logging

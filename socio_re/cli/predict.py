@@ -65,7 +65,8 @@ def answer(model, tokenizer, task_cfg, prompt: str, samples: int) -> str:
 
 
 def predict(args: argparse.Namespace) -> None:
-    from socio_re.cli.evaluate import load_run_config, load_trained
+    from socio_re.cli.evaluate import load_run_config
+    from socio_re.models.load import load_trained
 
     run_dir = args.run_dir.resolve()
     rc = load_run_config(run_dir)

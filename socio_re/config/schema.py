@@ -42,6 +42,10 @@ class ModelConfig:
     mxfp4_dequantize: bool = False
     # Default LoRA targets for this architecture; finetune.target_modules overrides.
     lora_target_modules: Any = "all-linear"
+    # Datasets this checkpoint was already fine-tuned on (e.g. [socsci210] for a released
+    # Socrates model): scoring it with train=false on a split other than the dataset's official
+    # one warns that the test studies may be in its training data.
+    trained_on: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -241,3 +241,16 @@ def count_parameters(model) -> tuple[int, int]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return trainable, total
+
+
+def load_trained(rc, model_dir: Path):
+    """A trained causal LM from a full-model dir or a LoRA adapter dir (on the run's base)."""
+    if not model_dir.is_dir():
+        raise ModelLoadError(f"{model_dir} is not a directory; train first or pass --checkpoint")
+    tokenizer = load_tokenizer(rc.model, str(model_dir))
+    if (model_dir / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        base = load_causal_lm(rc.model, tokenizer, resolve_model_path(rc.model))
+        return PeftModel.from_pretrained(base, str(model_dir)), tokenizer
+    return load_causal_lm(rc.model, tokenizer, str(model_dir)), tokenizer
