@@ -20,10 +20,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from socio_re.cli.errors import run_reporting_user_errors
+from socio_re.config.paths import CONF_DIR
 from socio_re.errors import ConfigError
 from socio_re.launch import memory as mem
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 DEFAULT_GPUS = 8
 # Tasks trained with a causal-LM loss over the vocabulary (logits dominate their activations);
 # the others put a small classification head on the backbone instead of the LM head.

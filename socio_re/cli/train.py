@@ -13,14 +13,13 @@ import hydra
 from omegaconf import DictConfig
 
 from socio_re.cli.errors import run_reporting_user_errors
+from socio_re.config.paths import CONF_DIR
 from socio_re.sweeps.naming import register_resolvers
 
 register_resolvers()  # conf/train.yaml names sweep directories with it
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 

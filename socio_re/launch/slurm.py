@@ -15,14 +15,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from socio_re.config.paths import CONF_DIR
 from socio_re.errors import ConfigError, UserError
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 LAUNCHER_DIR = CONF_DIR / "hydra" / "launcher"
 # Ours (resumable sweeps) and the plain plugin's, both on submitit's SLURM executor.
 SLURM_TARGETS = ("hydra_plugins.socio_re_launcher.launcher.SlurmSweepLauncher",
