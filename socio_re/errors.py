@@ -31,3 +31,10 @@ class DataError(UserError):
 
 class ModelLoadError(UserError):
     """A model or tokenizer that cannot be loaded (missing path, unreachable hub, bad files)."""
+
+
+class RunInterrupted(Exception):
+    """Training stopped early on purpose (trainer.stop_at_step); resume with the same command.
+    Not a mistake and not a crash: exit code 3, the run directory kept for the resume."""
+
+    exit_code = 3

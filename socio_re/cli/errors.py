@@ -61,7 +61,7 @@ def hydra_error_line(exc: BaseException) -> str | None:
 
 def run_reporting_user_errors(fn: Callable[[], T]) -> T:
     """Call ``fn``; a user mistake prints one line and exits 2, a bug keeps its traceback."""
-    from socio_re.run import RunInterrupted
+    from socio_re.errors import RunInterrupted
 
     try:
         return fn()

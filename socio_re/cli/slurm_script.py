@@ -14,8 +14,6 @@ import sys
 
 from socio_re.cli.errors import run_reporting_user_errors
 
-USAGE = __doc__.split("\n\n")[0] if __doc__ else ""
-
 
 def print_script(argv: list[str]) -> None:
     from socio_re.launch.slurm import compose_train, render_sbatch

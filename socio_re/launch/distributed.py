@@ -38,19 +38,6 @@ def backend(s: StrategyConfig) -> str:
     return "nccl" if visible_gpus() else "gloo"
 
 
-def engine_name(s: StrategyConfig, num_processes: int) -> str:
-    """deepspeed | fsdp | ddp | single — the engine that must run (tests assert it did)."""
-    if s.deepspeed:
-        return "deepspeed"
-    if s.fsdp:
-        return "fsdp"
-    return "ddp" if num_processes > 1 else "single"
-
-
-def is_worker() -> bool:
-    return os.environ.get(WORKER_ENV) == "1"
-
-
 def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 

@@ -15,7 +15,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from socio_re.errors import UserError
+from socio_re.errors import RunInterrupted, UserError
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None
         os.environ.pop(WORKER_ENV, None)
     # Ranks that stopped on purpose (trainer.stop_at_step) exit cleanly and leave a record.
     stopped = _worker_error(errors, None) if errors.is_dir() else None
-    if stopped is not None and type(stopped).__name__ == "RunInterrupted":
+    if isinstance(stopped, RunInterrupted):
         raise stopped
 
 
@@ -86,8 +86,6 @@ def _worker_error(errors: Path, exc: Exception | None) -> Exception:
     if records:
         first = records[0]
         if first.get("interrupted"):
-            from socio_re.run import RunInterrupted
-
             return RunInterrupted(first["message"])
         if first.get("user_error"):
             return UserError(first["message"])

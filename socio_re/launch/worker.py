@@ -14,7 +14,7 @@ def worker_main(run_dir: str) -> None:
     from omegaconf import OmegaConf
 
     from socio_re.config.validate import validate_config
-    from socio_re.errors import UserError
+    from socio_re.errors import RunInterrupted, UserError
     from socio_re.launch.distributed import init_deepspeed, rank
     from socio_re.run import execute
     from socio_re.utils.console import setup_logging
@@ -38,9 +38,9 @@ def worker_main(run_dir: str) -> None:
         (errors / f"rank{rank():03d}.json").write_text(json.dumps({
             "rank": rank(), "type": type(exc).__name__, "message": str(exc),
             "user_error": isinstance(exc, UserError),
-            "interrupted": type(exc).__name__ == "RunInterrupted",
+            "interrupted": isinstance(exc, RunInterrupted),
             "traceback": _clip("".join(traceback.format_exception(exc)))}))
-        if type(exc).__name__ == "RunInterrupted":
+        if isinstance(exc, RunInterrupted):
             return  # a planned stop, not a crash: the launcher reads the record and says so
         raise
 
