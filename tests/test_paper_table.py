@@ -216,6 +216,7 @@ def test_command_writes_the_table(table_dir):
     assert "score decoding; 95% bootstrap intervals over studies" in md.splitlines()[0]
     assert "| pt-ft |" in md and "| untrained |" in md
     assert str(out_dir / "paper_table.md") in stdout
+    assert "| pt-ft |" in stdout and "| untrained |" in stdout  # the table itself, unwrapped
 
 
 def _lines(stderr: str) -> list[str]:

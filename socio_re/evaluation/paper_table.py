@@ -170,15 +170,11 @@ def write_table(table: pd.DataFrame, out_dir: Path, caption: str = "",
 
 
 def print_table(table: pd.DataFrame, title: str) -> None:
-    """The table on the console (rich), as the run summary and the table command show it."""
+    """The table on the console as the Markdown it is written as (a boxed table wraps each
+    cell into unreadable slivers on an 80-column terminal or in a log; long lines do not)."""
     import sys
 
     from rich.console import Console
-    from rich.table import Table
 
-    shown = Table(title=title, header_style="bold")
-    for i, header in enumerate(HEADERS):
-        shown.add_column(header, justify="left" if i == 0 else "right")
-    for cells in display_rows(table):
-        shown.add_row(*cells)
-    Console(file=sys.stdout, soft_wrap=True).print(shown)
+    Console(file=sys.stdout, soft_wrap=True).print(table_markdown(table, title), markup=False,
+                                                   highlight=False)

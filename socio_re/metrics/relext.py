@@ -16,7 +16,9 @@ is NOT, so positives predicted on unrelated pairs -- the dominant error of an ov
 are never counted, and precision is inflated (a model predicting a positive class everywhere
 looks perfectly precise). Every function here scores all instances.
 
-All ratios are 0 where their denominator is 0, computed without numpy division warnings.
+All ratios are 0 where their denominator is 0. The counting is scikit-learn's
+(``precision_recall_fscore_support`` over the positive labels, ``confusion_matrix``); this
+module decides only which labels take part.
 """
 
 from __future__ import annotations
@@ -64,16 +66,16 @@ def relext_metrics(
     """
     g, p = _as_indices(gold, labels), _as_indices(pred, labels)
     _check_same_length(g, p, "gold", "pred")
-    tp, support, predicted = _class_counts(g, p, len(labels))
-    pos = slice(NEGATIVE + 1, None)
-    micro_tp = int(tp[pos].sum())
-    precision, recall, f1 = _prf(micro_tp, int(predicted[pos].sum()), int(support[pos].sum()))
+    positive = list(range(NEGATIVE + 1, len(labels)))
+    precision, recall, f1 = _scores(g, p, positive, "micro")
+    # Macro over the positive classes present in gold or predictions (see above).
+    present = [c for c in positive if (g == c).any() or (p == c).any()]
     out = {
         "micro_precision": precision,
         "micro_recall": recall,
         "micro_f1": f1,
-        "macro_f1": _macro_f1(tp[pos], predicted[pos], support[pos]),
-        "accuracy": _ratio(int(tp.sum()), len(g)),
+        "macro_f1": _scores(g, p, present, "macro")[2] if present else 0.0,
+        "accuracy": _ratio(int((g == p).sum()), len(g)),
         "n": float(len(g)),
     }
     out.update(_pair_scores(g, p))
@@ -91,17 +93,23 @@ def per_class_table(
     The ``kind`` column marks the roles: ``"excluded"`` for NOT (shown for information; it takes
     no part in micro or macro scores), ``"class"`` for positive classes, ``"summary"``.
     """
+    from sklearn.metrics import precision_recall_fscore_support
+
     g, p = _as_indices(gold, labels), _as_indices(pred, labels)
     _check_same_length(g, p, "gold", "pred")
-    tp, support, predicted = _class_counts(g, p, len(labels))
-    rows = []
-    for i, label in enumerate(labels):
-        kind = "excluded" if i == NEGATIVE else "class"
-        rows.append((label, *_prf(int(tp[i]), int(predicted[i]), int(support[i])),
-                     int(support[i]), int(predicted[i]), kind))
-    pos = slice(NEGATIVE + 1, None)
-    n_tp, n_pred, n_gold = int(tp[pos].sum()), int(predicted[pos].sum()), int(support[pos].sum())
-    rows.append((MICRO_ROW, *_prf(n_tp, n_pred, n_gold), n_gold, n_pred, "summary"))
+    k = len(labels)
+    if len(g):
+        precision, recall, f1, support = precision_recall_fscore_support(
+            g, p, labels=list(range(k)), average=None, zero_division=0.0)
+    else:
+        precision = recall = f1 = support = np.zeros(k)
+    predicted = np.bincount(p, minlength=k)
+    rows = [(label, float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]),
+             int(predicted[i]), "excluded" if i == NEGATIVE else "class")
+            for i, label in enumerate(labels)]
+    positive = list(range(NEGATIVE + 1, k))
+    rows.append((MICRO_ROW, *_scores(g, p, positive, "micro"), int(support[positive].sum()),
+                 int(predicted[positive].sum()), "summary"))
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
@@ -109,10 +117,12 @@ def confusion(
     gold: Sequence[int], pred: Sequence[int], labels: Sequence[str] = LABELS
 ) -> pd.DataFrame:
     """Confusion counts: rows are gold labels, columns predicted labels, all of ``labels``."""
+    from sklearn.metrics import confusion_matrix
+
     g, p = _as_indices(gold, labels), _as_indices(pred, labels)
     _check_same_length(g, p, "gold", "pred")
     k = len(labels)
-    counts = np.bincount(g * k + p, minlength=k * k).reshape(k, k)
+    counts = confusion_matrix(g, p, labels=list(range(k))) if len(g) else np.zeros((k, k), int)
     return pd.DataFrame(
         counts,
         index=pd.Index(list(labels), name="gold"),
@@ -188,16 +198,6 @@ def _check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -
         raise ValueError(f"{name_a} and {name_b} differ in length: {len(a)} vs {len(b)}")
 
 
-def _class_counts(
-    gold: np.ndarray, pred: np.ndarray, n_classes: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class true positives, gold counts (support) and predicted counts."""
-    tp = np.bincount(gold[gold == pred], minlength=n_classes)
-    support = np.bincount(gold, minlength=n_classes)
-    predicted = np.bincount(pred, minlength=n_classes)
-    return tp, support, predicted
-
-
 def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else 0.0
 
@@ -207,12 +207,17 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
     return _ratio(tp, n_pred), _ratio(tp, n_gold), _ratio(2 * tp, n_pred + n_gold)
 
 
-def _macro_f1(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray) -> float:
-    present = (support + predicted) > 0
-    if not present.any():
-        return 0.0
-    f1 = [_prf(int(t), int(p), int(s))[2] for t, p, s in zip(tp, predicted, support, strict=True)]
-    return float(np.mean(np.asarray(f1)[present]))
+def _scores(gold: np.ndarray, pred: np.ndarray, labels: list[int],
+            average: str) -> tuple[float, float, float]:
+    """scikit-learn's precision, recall, F1 over ``labels`` (micro or macro), 0 where a
+    denominator is 0 (and for no instances at all)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    if not len(gold) or not labels:
+        return 0.0, 0.0, 0.0
+    p, r, f, _ = precision_recall_fscore_support(gold, pred, labels=labels, average=average,
+                                                 zero_division=0.0)
+    return float(p), float(r), float(f)
 
 
 def _pair_scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:

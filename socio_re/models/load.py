@@ -64,36 +64,56 @@ def packaged_model_path(package: str, hub_name: str) -> str:
     return str(module.get_model_path())
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from (transformers wraps hub errors)."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
 def _explain_load_failure(path: str, exc: Exception) -> ModelLoadError:
-    """Map from_pretrained's many failure modes to one actionable line."""
-    text = f"{type(exc).__name__}: {exc}"
-    local = Path(path).exists()
-    if local:
+    """Map from_pretrained's failure to one actionable line, by the huggingface_hub error
+    types in the exception's chain (not by words in messages)."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    chain = _causes(exc)
+
+    def raised(*kinds: type) -> bool:
+        return any(isinstance(e, kinds) for e in chain)
+
+    first_line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    if Path(path).exists():
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return ModelLoadError(f"cannot load the model from {path!r}: {first}")
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    lowered = text.lower()
-    if "gated" in lowered or "401" in lowered or "403" in lowered:
+    if raised(GatedRepoError):  # before RepositoryNotFoundError, its parent class
         return ModelLoadError(
             f"{path!r} is gated on the Hugging Face Hub: accept its licence, run "
             "`hf auth login`, or pass model.name_or_path=/local/dir of a downloaded copy"
         )
-    if offline or any(
-        s in lowered
-        for s in ("offline", "connect", "resolve", "network", "localentrynotfound",
-                  "couldn't find", "cannot find the requested files", "timed out")
-    ):
+    if raised(RevisionNotFoundError):
+        return ModelLoadError(f"{path!r} has no such revision on the hub; fix model.revision "
+                              "(a branch, tag or commit of the repository) or set it to null")
+    if raised(RepositoryNotFoundError):
+        return ModelLoadError(
+            f"model.name_or_path={path!r} is neither a local directory nor a model on the hub"
+        )
+    if raised(LocalEntryNotFoundError, OfflineModeIsEnabled, ConnectionError, TimeoutError):
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
         why = "HF_HUB_OFFLINE is set" if offline else "the hub is unreachable from this machine"
         return ModelLoadError(
             f"cannot download {path!r} from the Hugging Face Hub ({why}); download it where "
             f"there is network (`hf download {path}`) and pass model.name_or_path=/local/dir, "
             "or use an offline model such as model=tiny-causal"
         )
-    if "not a valid model identifier" in lowered or "repository not found" in lowered:
-        return ModelLoadError(
-            f"model.name_or_path={path!r} is neither a local directory nor a model on the hub"
-        )
-    return ModelLoadError(f"cannot load the model {path!r}: {text.splitlines()[0]}")
+    return ModelLoadError(f"cannot load the model {path!r}: {first_line}")
 
 
 def load_tokenizer(model_cfg: ModelConfig, path: str | None = None, *,

@@ -24,6 +24,12 @@ def is_complete_checkpoint(path: Path) -> bool:
 
 
 def newest_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The highest ``checkpoint-N`` whose save finished (:func:`is_complete_checkpoint`).
+
+    Not ``transformers.trainer_utils.get_last_checkpoint``: that returns the highest
+    ``checkpoint-N`` folder whether or not its save finished, so a run killed while saving
+    (preemption mid-write) would resume from a folder without weights and fail; here the
+    incomplete one is skipped with a warning (tests/test_checkpoints_resume.py)."""
     if not checkpoint_dir.is_dir():
         return None
     found = []
