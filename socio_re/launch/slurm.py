@@ -12,7 +12,6 @@ itself because ``scontrol`` is not available everywhere this runs (CPU CI).
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -109,51 +108,29 @@ def render_sbatch(cfg: DictConfig) -> str:
 # --- multi-node rendezvous -------------------------------------------------------------------
 
 
-def _split_top_level(nodelist: str) -> list[str]:
-    """Split on the commas that are not inside brackets: ``a[1,3],b`` → ``a[1,3]``, ``b``."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(nodelist):
-        depth += {"[": 1, "]": -1}.get(ch, 0)
-        if depth < 0 or depth > 1:
-            raise ValueError(f"unbalanced brackets at position {i}")
-        if ch == "," and depth == 0:
-            parts.append(nodelist[start:i])
-            start = i + 1
-    if depth:
-        raise ValueError("unclosed bracket")
-    parts.append(nodelist[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _expand_range(spec: str) -> list[str]:
-    """``01-03,07`` → ``01 02 03 07``; zero padding follows the lower bound as SLURM writes it."""
-    out: list[str] = []
-    for item in spec.split(","):
-        low, sep, high = item.strip().partition("-")
-        if not low.isdigit() or (sep and not high.isdigit()):
-            raise ValueError(f"bad range {item!r}")
-        if not sep:
-            out.append(low)
-            continue
-        if int(high) < int(low):
-            raise ValueError(f"descending range {item!r}")
-        out += [f"{n:0{len(low)}d}" for n in range(int(low), int(high) + 1)]
-    return out
-
-
-def _expand_group(group: str) -> list[str]:
-    """One host expression, possibly with several bracket ranges (``r[1-2]n[01-02]``)."""
-    pieces = re.split(r"(\[[^\]]*\])", group)
-    choices = [_expand_range(p[1:-1]) if p.startswith("[") else [p] for p in pieces if p]
-    return ["".join(combo) for combo in itertools.product(*choices)]
-
-
 def expand_nodelist(nodelist: str) -> list[str]:
-    """Host names of a SLURM node list, in order: ``gpu[01-03,07],cpu1`` → five names."""
-    try:
-        hosts = [h for group in _split_top_level(nodelist) for h in _expand_group(group)]
-    except ValueError as exc:
-        raise UserError(f"cannot parse SLURM_JOB_NODELIST={nodelist!r}: {exc}") from None
+    """Host names of a SLURM node list, in order: ``gpu[01-03,07],cpu1`` → five names.
+
+    submitit's parser (the one ``SlurmJobEnvironment.hostnames`` runs on the job's own
+    environment; here it reads the mapping it is given, so tests and other environments work)
+    plus the checks it leaves out: balanced brackets and ascending ranges."""
+    from submitit.slurm.slurm import SlurmParseException, _parse_node_list
+
+    problem = None
+    if nodelist.count("[") != nodelist.count("]") or re.search(r"\[[^\]]*\[", nodelist):
+        problem = "unbalanced brackets"
+    ranges = [r for inside in re.findall(r"\[([^\]]*)\]", nodelist)
+              for r in re.findall(r"(\d+)-(\d+)", inside)]  # only bracketed ranges
+    descending = [r for r in ranges if int(r[1]) < int(r[0])]
+    if descending:
+        problem = f"descending range {'-'.join(descending[0])!r}"
+    if problem is None:
+        try:
+            hosts = [h for h in _parse_node_list(nodelist.strip()) if h]
+        except (SlurmParseException, ValueError) as exc:
+            problem = str(exc.args[0] if exc.args else exc)
+    if problem is not None:
+        raise UserError(f"cannot parse SLURM_JOB_NODELIST={nodelist!r}: {problem}") from None
     if not hosts:
         raise UserError(f"SLURM_JOB_NODELIST={nodelist!r} names no host")
     return hosts

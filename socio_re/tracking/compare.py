@@ -146,7 +146,11 @@ def find_experiments(client: MlflowClient, names: Sequence[str] | None) -> list[
 
 
 def search_runs(client: MlflowClient, experiment_id: str, filter_string: str = "") -> list[Run]:
-    """Every active run of the experiment matching the filter, oldest first (all pages)."""
+    """Every active run of the experiment matching the filter, oldest first (all pages).
+
+    Pages the given client rather than calling ``mlflow.search_runs``, which pages for you but
+    only against the process-wide tracking URI: ``compare --tracking-uri`` (and tests with
+    several stores in one process) would have to change global state to use it."""
     from mlflow.entities import ViewType
     from mlflow.exceptions import MlflowException
 

@@ -7,17 +7,20 @@ from typing import Any
 
 
 def pad_right(rows: Sequence[Sequence[int]], value: int, multiple_of: int | None = None):
-    """(tensor n × width right-padded with ``value``, attention mask of the real positions)."""
+    """(tensor n × width right-padded with ``value``, attention mask of the real positions);
+    torch's ``pad_sequence``, widened to a multiple of ``multiple_of`` (tensor-core friendly
+    shapes on GPUs)."""
     import torch
+    from torch.nn.utils.rnn import pad_sequence
 
-    width = max(len(r) for r in rows)
-    if multiple_of:
-        width = -(-width // multiple_of) * multiple_of
-    out = torch.full((len(rows), width), value, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
-        mask[i, : len(r)] = 1
+    tensors = [torch.as_tensor(list(r), dtype=torch.long) for r in rows]
+    out = pad_sequence(tensors, batch_first=True, padding_value=value)
+    mask = pad_sequence([torch.ones_like(t) for t in tensors], batch_first=True, padding_value=0)
+    width = out.shape[1]
+    if multiple_of and width % multiple_of:
+        extra = multiple_of - width % multiple_of
+        out = torch.nn.functional.pad(out, (0, extra), value=value)
+        mask = torch.nn.functional.pad(mask, (0, extra), value=0)
     return out, mask
 
 

@@ -20,16 +20,16 @@ PACKING_ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3")
 
 
 class PackedCausalLMCollator:
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
+    """transformers' ``DataCollatorWithFlattening`` (position ids restarting per example, -100
+    on each example's first label) plus ``use_cache=False``: a packed row has no meaningful
+    KV cache to return."""
 
-        ids: list[int] = []
-        labels: list[int] = []
-        positions: list[int] = []
-        for f in features:
-            n = len(f["input_ids"])
-            ids += list(f["input_ids"])
-            labels += [-100, *list(f["labels"])[1:]]
-            positions += range(n)
-        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
-                "position_ids": torch.tensor([positions]), "use_cache": False}
+    def __init__(self):
+        from transformers import DataCollatorWithFlattening
+
+        self._flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        columns = ("input_ids", "labels")  # bookkeeping columns stay out of the batch
+        batch = self._flatten([{k: f[k] for k in columns} for f in features])
+        return {**batch, "use_cache": False}
