@@ -60,6 +60,38 @@ class FinetuneConfig:
 
 
 @dataclass
+class FsdpConfig:
+    """``strategy.fsdp``: PyTorch FSDP2 (``fully_shard``) options, passed to the Trainer's
+    ``fsdp_config``. Checked key by key: a misspelt option is an error, not silently ignored."""
+
+    version: int = 2
+    reshard_after_forward: bool = True
+    # The layer class(es) to wrap, a name or a list; null = derived from the model.
+    transformer_layer_cls_to_wrap: Any = None
+    cpu_offload: bool = False
+    activation_checkpointing: bool = False
+    state_dict_type: str = "SHARDED_STATE_DICT"
+
+
+@dataclass
+class QuantizationConfig:
+    """``strategy.quantization``: bitsandbytes 4-bit loading (``BitsAndBytesConfig`` fields)."""
+
+    load_in_4bit: bool = True
+    bnb_4bit_quant_type: str = "nf4"
+    bnb_4bit_use_double_quant: bool = True
+    bnb_4bit_compute_dtype: str = "bfloat16"
+    # null = uint8; a float dtype (bfloat16) to shard the 4-bit weights under FSDP or ZeRO-3.
+    bnb_4bit_quant_storage: str | None = None
+
+
+# Sections kept as plain mappings at run time (the engines take dicts) but checked against
+# these schemas: dotted path -> dataclass.
+ENGINE_SECTIONS: dict[str, type] = {"strategy.fsdp": FsdpConfig,
+                                    "strategy.quantization": QuantizationConfig}
+
+
+@dataclass
 class StrategyConfig:
     # single, ddp, fsdp, fsdp_offload, zero2, zero3, zero3_offload, qlora
     name: str = "single"
@@ -72,9 +104,9 @@ class StrategyConfig:
     backend: str = "auto"
     # DeepSpeed config as a YAML mapping with "auto" fields; null = no DeepSpeed.
     deepspeed: Any = None
-    # FSDP options (version 2); null = no FSDP.
+    # FSDP options (version 2; schema: FsdpConfig); null = no FSDP.
     fsdp: Any = None
-    # bitsandbytes quantization settings; null = full-precision weights.
+    # bitsandbytes quantization settings (schema: QuantizationConfig); null = full precision.
     quantization: Any = None
 
 

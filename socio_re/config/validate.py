@@ -139,6 +139,34 @@ def _check_common(rc: RunConfig) -> None:
     _check(bool(r), "resume", r, "auto, never, or a checkpoint directory")
 
 
+def check_engine_sections(cfg: DictConfig) -> None:
+    """Every key and value of the engine sections (``ENGINE_SECTIONS``) against its schema:
+    ``+strategy.fsdp.cpu_offlaod=true`` is one line naming the allowed keys, not a setting the
+    engine silently never reads."""
+    from socio_re.config.schema import ENGINE_SECTIONS
+
+    for path, cls in ENGINE_SECTIONS.items():
+        node = OmegaConf.select(cfg, path, default=None)
+        if node is None:
+            continue
+        if not isinstance(node, DictConfig):
+            raise ConfigError(path, node, f"a mapping of {cls.__name__} keys or null")
+        try:
+            OmegaConf.merge(OmegaConf.structured(cls), node)
+        except OmegaConfBaseException as exc:
+            leaf = (getattr(exc, "full_key", None) or "?").split(".")[-1]
+            key = f"{path}.{leaf}"
+            fields = [f.name for f in dataclasses.fields(cls)]
+            if leaf not in fields:
+                err = ConfigError(key, None, ", ".join(fields), "unknown key")
+                err.args = (f"config error: unknown key {key!r}; allowed keys under {path}: "
+                            f"{', '.join(fields)}",)
+                raise err from None
+            hint = typing.get_type_hints(cls)[leaf]
+            raise ConfigError(key, node[leaf], _type_name(f"x.{leaf}", {"x": cls})
+                              if hint is not Any else "a valid value") from None
+
+
 def validate_config(cfg: DictConfig) -> RunConfig:
     """Merge ``cfg`` into the typed schema and check cross-field rules; raise ConfigError."""
     from socio_re.tasks import get_task
@@ -148,6 +176,7 @@ def validate_config(cfg: DictConfig) -> RunConfig:
     cfg_mod = spec.config_module()
     schemas = {"task": cfg_mod.TaskConfig, "data": cfg_mod.DataConfig}
 
+    check_engine_sections(cfg)
     schema = OmegaConf.structured(RunConfig)
     schema.task = OmegaConf.structured(cfg_mod.TaskConfig)
     schema.data = OmegaConf.structured(cfg_mod.DataConfig)

@@ -1,0 +1,48 @@
+"""The engine sections (strategy.fsdp, strategy.quantization) are checked key by key against
+their schemas: a typo is one line and exit 2, never an option the engine silently ignores."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import compose, run_train
+
+from socio_re.config.schema import ENGINE_SECTIONS, FsdpConfig, QuantizationConfig
+from socio_re.config.validate import validate_config
+from socio_re.errors import ConfigError
+
+
+@pytest.mark.parametrize(("overrides", "words"), [
+    (["strategy=fsdp", "+strategy.fsdp.cpu_offlaod=true"],
+     ["unknown key 'strategy.fsdp.cpu_offlaod'", "cpu_offload"]),
+    (["strategy=fsdp", "strategy.fsdp.cpu_offload=maybe"],
+     ["strategy.fsdp.cpu_offload='maybe'", "true or false"]),
+    (["strategy=qlora", "finetune=lora", "+strategy.quantization.bnb_4bit_quant_typ=fp4"],
+     ["unknown key 'strategy.quantization.bnb_4bit_quant_typ'", "bnb_4bit_quant_type"]),
+    (["strategy=fsdp", "strategy.fsdp=3"], ["strategy.fsdp=3", "FsdpConfig"]),
+])
+def test_a_wrong_engine_option_is_named(overrides, words):
+    with pytest.raises(ConfigError) as excinfo:
+        validate_config(compose(overrides))
+    message = str(excinfo.value)
+    assert "\n" not in message and all(w in message for w in words), message
+
+
+@pytest.mark.parametrize("strategy", ["fsdp", "fsdp_offload", "qlora", "qlora_fsdp"])
+def test_every_shipped_engine_section_matches_its_schema(strategy):
+    rc = validate_config(compose([f"strategy={strategy}", "finetune=lora"]))
+    for path, cls in ENGINE_SECTIONS.items():
+        section = getattr(rc.strategy, path.split(".")[1])
+        if section is not None:
+            assert set(section) <= {f.name for f in dataclasses.fields(cls)}
+    assert {FsdpConfig, QuantizationConfig} == set(ENGINE_SECTIONS.values())
+
+
+def test_the_command_line_gives_one_line_and_exit_2(tmp_path):
+    out = run_train(["strategy=fsdp", "+strategy.fsdp.cpu_offlaod=true", "tracking=none",
+                     f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, timeout=600)
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "cpu_offlaod" in lines[0], out.stderr
+    assert not (tmp_path / "run").exists()
