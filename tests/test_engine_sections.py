@@ -46,3 +46,32 @@ def test_the_command_line_gives_one_line_and_exit_2(tmp_path):
     lines = [line for line in out.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and "cpu_offlaod" in lines[0], out.stderr
     assert not (tmp_path / "run").exists()
+
+
+# --- trainer.hf_args: any other TrainingArguments option, checked ---------------------------
+
+
+def test_hf_args_reach_training_arguments(tmp_path):
+    from socio_re.training.arguments import training_arguments
+
+    rc = validate_config(compose(["+trainer.hf_args.label_smoothing_factor=0.1"]))
+    assert training_arguments(rc, tmp_path).label_smoothing_factor == 0.1
+
+
+@pytest.mark.parametrize(("override", "words"), [
+    ("+trainer.hf_args.label_smothing_factor=0.1", ["unknown option", "label_smoothing_factor"]),
+    ("+trainer.hf_args.output_dir=/elsewhere", ["set hydra.run.dir instead"]),
+    ("+trainer.hf_args.deepspeed=ds.json", ["set strategy.deepspeed instead"]),
+])
+def test_hf_args_names_are_checked_with_the_config(override, words):
+    with pytest.raises(ConfigError) as excinfo:
+        validate_config(compose([override]))
+    assert all(w in str(excinfo.value) for w in words), str(excinfo.value)
+
+
+def test_a_value_training_arguments_refuses_is_a_config_error(tmp_path):
+    from socio_re.training.arguments import training_arguments
+
+    rc = validate_config(compose(["+trainer.hf_args.save_strategy=sometimes"]))
+    with pytest.raises(ConfigError, match=r"trainer\.hf_args"):
+        training_arguments(rc, tmp_path)

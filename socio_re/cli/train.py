@@ -33,6 +33,9 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
+    from socio_re.utils.console import quiet_library_loggers
+
+    quiet_library_loggers()
     # Let Hydra's composition errors reach us as exceptions, so each becomes one line + exit 2.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     run_reporting_user_errors(_hydra_main)

@@ -142,6 +142,9 @@ class TrainerConfig:
     group_by_length: bool = False
     # Simulate a preemption: stop right after the checkpoint at this step (for testing resume).
     stop_at_step: int | None = None
+    # Any other transformers.TrainingArguments option, passed through as given (names checked
+    # against TrainingArguments; the ones socio_re sets itself are refused with their key).
+    hf_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

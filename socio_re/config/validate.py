@@ -193,5 +193,9 @@ def validate_config(cfg: DictConfig) -> RunConfig:
     check_strategy(rc)
     rc.strategy.num_processes = resolve_num_processes(rc.strategy)
     _check_common(rc)
+    if rc.trainer.hf_args:  # names only here (values: when TrainingArguments is built)
+        from socio_re.training.arguments import check_hf_args
+
+        check_hf_args(rc.trainer.hf_args)
     cfg_mod.validate(rc)
     return rc

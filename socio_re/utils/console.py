@@ -89,6 +89,13 @@ def setup_logging(run_dir: Path | None = None) -> None:
     warnings.filterwarnings("ignore", message=r"`torch\.distributed\.all_gather_into_tensor` "
                             "is deprecated", category=FutureWarning)
     quiet_library_progress_bars()
+    quiet_library_loggers()
+
+
+def quiet_library_loggers() -> None:
+    """Library chatter down (``NOISY_LOGGERS``, ``CHATTY_WARNERS``). Cheap, no imports: the
+    entry points call it first, so even a config check that imports a library (and so
+    bitsandbytes) before logging is set up prints only our one line."""
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for chatty in CHATTY_WARNERS:
