@@ -175,7 +175,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         raise
     except Exception as exc:
         if status == "FAILED":  # the reason, one line, beside the status in the runs table
-            from socio_re.tracking.offline import one_line
+            from socio_re.tracking.store import one_line
 
             tracker.set_tags({"error": f"{type(exc).__name__}: {one_line(exc)}"})
         raise

@@ -31,7 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def aggregate(args: argparse.Namespace) -> dict:
     from socio_re.sweeps.parent import SWEEP_FILE, aggregate_sweep
-    from socio_re.tracking.tracker import default_tracking_uri
+    from socio_re.tracking.store import default_tracking_uri
 
     directory = Path(args.sweep)
     info = {}

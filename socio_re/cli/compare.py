@@ -132,7 +132,7 @@ def build_reports(client, experiments: list, opts, named: bool) -> list:
 def compare(args: argparse.Namespace) -> list:
     from socio_re.tracking.compare import Options, find_experiments, open_client, write_outputs
     from socio_re.tracking.compare_table import best_line
-    from socio_re.tracking.tracker import default_tracking_uri
+    from socio_re.tracking.store import default_tracking_uri
 
     # A tracking server that is down would otherwise be retried for minutes before failing.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")

@@ -27,30 +27,24 @@ def open_parent(uri: str, experiment: str, sweep_id: str, sweep_dir: Path,
                 tags: dict[str, str]) -> str | None:
     """The sweep's parent run id: the one recorded in ``sweep.json`` (a re-run of the same
     sweep), else a new run. None when the store cannot be reached (the jobs still run)."""
-    from socio_re.tracking.offline import bound_http_retries, unreachable_reason
+    from socio_re.tracking.store import connect
 
     info_path = sweep_dir / SWEEP_FILE
-    bound_http_retries()
-    reason = unreachable_reason(uri)
-    if reason:
-        log.warning("MLflow server %s unreachable (%s): no parent run for sweep %s; once it is "
+    store = connect(uri, experiment)
+    if isinstance(store, str):
+        log.warning("MLflow store %s not usable (%s): no parent run for sweep %s; once it is "
                     "back, upload the jobs (python -m socio_re.cli.sync_tracking JOB_DIR...) and "
-                    "run python -m socio_re.cli.aggregate %s", uri, reason, sweep_id, sweep_dir)
+                    "run python -m socio_re.cli.aggregate %s", uri, store, sweep_id, sweep_dir)
         return None
     try:
-        import mlflow
-
-        client = mlflow.MlflowClient(uri)
+        client = store.client
         info = json.loads(info_path.read_text()) if info_path.is_file() else {}
         parent = info.get("parent_run_id") if info.get("tracking_uri") == uri else None
         if parent:
             client.get_run(parent)  # raises if it was deleted
             client.update_run(parent, status="RUNNING")
         else:
-            from socio_re.tracking.tracker import experiment_id
-
-            exp_id = experiment_id(client, uri, experiment)
-            run = client.create_run(exp_id, run_name=f"sweep {sweep_id}",
+            run = client.create_run(store.experiment_id, run_name=f"sweep {sweep_id}",
                                     tags={**tags, PARENT_TAG: "true", "sweep_id": sweep_id,
                                           "sweep_dir": str(sweep_dir)})
             parent = run.info.run_id

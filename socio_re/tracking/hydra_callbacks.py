@@ -21,27 +21,16 @@ class PrepareTrackingStore(Callback):
         backend = OmegaConf.select(config, "tracking.backend", default="none")
         if backend != "mlflow":
             return
-        from socio_re.tracking.tracker import default_tracking_uri
+        from socio_re.tracking.store import default_tracking_uri
 
         uri = OmegaConf.select(config, "tracking.tracking_uri", default=None) or \
             default_tracking_uri()
         name = OmegaConf.select(config, "tracking.experiment_name", default=None) or \
             OmegaConf.select(config, "task.name", default="default")
-        from socio_re.tracking.offline import bound_http_retries, unreachable_reason
+        from socio_re.tracking.store import connect
 
-        bound_http_retries()
-        reason = unreachable_reason(uri)
-        if reason:  # the jobs keep their tracking data offline and warn themselves
-            log.warning("MLflow server %s unreachable (%s); jobs record offline", uri, reason)
-            os.environ.setdefault("MLFLOW_TRACKING_URI", uri)
-            return
-        try:
-            import mlflow
-
-            from socio_re.tracking.tracker import experiment_id
-
-            experiment_id(mlflow.MlflowClient(uri), uri, name)
-            # Jobs find the same store even if they start elsewhere.
-            os.environ.setdefault("MLFLOW_TRACKING_URI", uri)
-        except Exception as exc:
-            log.warning("could not prepare the MLflow store %s: %s", uri, exc)
+        store = connect(uri, name)  # the experiment exists before the jobs race to create it
+        if isinstance(store, str):  # the jobs keep their tracking data offline and warn
+            log.warning("MLflow store %s not ready (%s); jobs record offline", uri, store)
+        # Jobs find the same store even if they start elsewhere.
+        os.environ.setdefault("MLFLOW_TRACKING_URI", uri)

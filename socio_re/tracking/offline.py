@@ -30,7 +30,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from socio_re.errors import UserError
-from socio_re.tracking.tracker import RUN_ID_FILE, experiment_id
+from socio_re.tracking.store import (  # noqa: F401  (HTTP_RETRY_DEFAULTS: re-exported)
+    HTTP_RETRY_DEFAULTS,
+    bound_http_retries,
+    experiment_id,
+    one_line,
+    recorded_run_id,
+    server_label,
+    unreachable_reason,
+    write_run_id_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,84 +52,13 @@ SYNC_STATE_FILE = "sync_state.json"
 UPLOADED_FILE = "uploaded.json"
 
 SYNC_COMMAND = "python -m socio_re.cli.sync_tracking"
-# A live MLflow server answers /health within milliseconds; a few seconds covers a slow network
-# without holding up the start of a job for long when nothing answers.
-PROBE_TIMEOUT_S = 3.0
-# MLflow's defaults (7 retries with exponential backoff, 120 s timeout) stall a job for minutes
-# per call when the server is gone. Read at every request (mlflow.utils.rest_utils), so setting
-# them before the first call is enough; a user's own values win.
-HTTP_RETRY_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 # MLflow's limits per log_batch call.
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_OR_TAGS_PER_BATCH = 100
 
 
-def bound_http_retries() -> None:
-    for name, value in HTTP_RETRY_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-
-
-def is_remote(uri: str) -> bool:
-    return uri.startswith(("http://", "https://"))
-
-
-def server_label(uri: str) -> str:
-    return f"MLflow server {uri}" if is_remote(uri) else f"MLflow store {uri}"
-
-
 def sync_command(run_dir: Path) -> str:
     return f"{SYNC_COMMAND} {shlex.quote(str(run_dir))}"
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def unreachable_reason(uri: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """Why an http(s) tracking server cannot be used now, or None (reachable, or not a server:
-    local stores are not probed)."""
-    if not is_remote(uri):
-        return None
-    import ssl
-    import urllib.error
-    import urllib.request
-
-    url = uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            response.read(64)
-        return None
-    except urllib.error.HTTPError as exc:
-        # Something answered. A 4xx (authentication, a proxy without /health) leaves the verdict
-        # to the MLflow client; a 5xx is a proxy in front of a server that is down.
-        return f"HTTP {exc.code} from {url}" if exc.code >= 500 else None
-    except OSError as exc:  # URLError, refused, timed out, unknown host
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, ssl.SSLError):
-            # A TLS setup urllib does not share with MLflow (MLFLOW_TRACKING_INSECURE_TLS, a
-            # private CA): the server is there, let the client try.
-            return None
-        return f"no answer from {url}: {reason}"
-    except ValueError:  # a URL urllib cannot parse (credentials in it): cannot tell, try
-        return None
-
-
-def recorded_run_id(run_dir: Path, uri: str) -> str | None:
-    """The run id ``tracking.json`` holds for this tracking URI (not checked on the server)."""
-    try:
-        info = json.loads((run_dir / RUN_ID_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(info, dict) or info.get("tracking_uri") != uri:
-        return None
-    return info.get("run_id") or None
-
-
-def write_run_id_file(run_dir: Path, run_id: str, uri: str, experiment: str) -> None:
-    (run_dir / RUN_ID_FILE).write_text(
-        json.dumps({"run_id": run_id, "tracking_uri": uri, "experiment": experiment},
-                   indent=1) + "\n")
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -7,7 +7,6 @@ is kept in ``<run_dir>/tracking.json``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -15,6 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from socio_re.config.schema import TrackingConfig
+from socio_re.tracking.store import (
+    default_tracking_uri,
+    recorded_run_id,
+    write_run_id_file,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RUN_ID_FILE = "tracking.json"
 
 
 class Tracker:
@@ -49,35 +52,6 @@ class Tracker:
 
 
 NullTracker = Tracker
-
-
-def artifact_location_for(uri: str, experiment: str) -> str | None:
-    """Beside a local sqlite store (not wherever the process runs); the server's choice else."""
-    if uri.startswith("sqlite:///"):
-        db = Path(uri.removeprefix("sqlite:///"))
-        return (db.parent / "mlartifacts" / experiment).as_uri()
-    return None
-
-
-def experiment_id(client, uri: str, name: str) -> str:
-    """The id of experiment ``name``, created (artifacts beside a sqlite store) if missing.
-    Another process creating it at the same moment is fine: we then read its id."""
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=artifact_location_for(uri, name))
-    except Exception:
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return exp.experiment_id
-
-
-def default_tracking_uri() -> str:
-    """$MLFLOW_TRACKING_URI, else a sqlite store in the working directory (what `mlflow ui`
-    opens by default when started there)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
 class MlflowTracker(Tracker):
@@ -117,10 +91,14 @@ class MlflowTracker(Tracker):
     def _start(self, experiment: str, run_name: str) -> None:
         import mlflow
 
+        from socio_re.tracking.store import connect
+
+        store = connect(self.uri, experiment)
+        if isinstance(store, str):
+            raise ConnectionError(store)  # -> offline, with this reason
         self._mlflow = mlflow
         mlflow.set_tracking_uri(self.uri)
-        self._client = mlflow.MlflowClient(self.uri)
-        exp_id = experiment_id(self._client, self.uri, experiment)
+        self._client, exp_id = store.client, store.experiment_id
         previous = self._previous_run_id(self._run_dir)
         if previous:
             log.info("continuing MLflow run %s", previous)
@@ -131,23 +109,18 @@ class MlflowTracker(Tracker):
         self.run_id = run.info.run_id
         self.run_name = run.info.run_name or run_name
         self.experiment_id = exp_id
-        (self._run_dir / RUN_ID_FILE).write_text(
-            json.dumps({"run_id": self.run_id, "tracking_uri": self.uri,
-                        "experiment": experiment}, indent=1) + "\n"
-        )
+        write_run_id_file(self._run_dir, self.run_id, self.uri, experiment)
 
     def _previous_run_id(self, run_dir: Path) -> str | None:
-        f = run_dir / RUN_ID_FILE
-        if not f.exists():
+        """The run ``tracking.json`` names for this store, if the store still has it."""
+        run_id = recorded_run_id(run_dir, self.uri)
+        if run_id is None:
             return None
         try:
-            info = json.loads(f.read_text())
-            if info.get("tracking_uri") != self.uri:
-                return None
-            self._client.get_run(info["run_id"])
-            return info["run_id"]
+            self._client.get_run(run_id)
         except Exception:
             return None
+        return run_id
 
     # --- offline fallback ----------------------------------------------------------------------
 
@@ -174,7 +147,7 @@ class MlflowTracker(Tracker):
             call()
             return None
         except Exception as exc:  # any client failure: a dead server, a broken store, a bug
-            from socio_re.tracking.offline import one_line
+            from socio_re.tracking.store import one_line
 
             return self._go_offline(f"{what}: {one_line(exc)}")
 
@@ -239,7 +212,7 @@ class MlflowTracker(Tracker):
 
     def describe(self) -> str:
         if self._offline is not None:
-            from socio_re.tracking.offline import server_label
+            from socio_re.tracking.store import server_label
 
             return f"{server_label(self.uri)} unreachable: {self._offline.describe()}"
         return (f"MLflow run {self.run_id} in experiment '{self.experiment}' at {self.uri}")
