@@ -38,3 +38,12 @@ class RunInterrupted(Exception):
     Not a mistake and not a crash: exit code 3, the run directory kept for the resume."""
 
     exit_code = 3
+
+
+class ReportedExit(SystemExit):
+    """The end of a command after its one-line error was printed: ``sys.exit(code)`` that also
+    carries the line, so a caller inside the same process (a sweep job) reads it as data."""
+
+    def __init__(self, code: int, line: str):
+        super().__init__(code)
+        self.line = line

@@ -158,12 +158,23 @@ def test_failed_and_interrupted_jobs_are_reported_and_only_they_are_redone(tmp_p
     assert len(children) == 1 and children[0].info.status == "FINISHED"
 
 
-def test_error_lines_say_why_a_job_ended():
+def test_a_job_s_own_exit_is_a_record_not_text(tmp_path):
+    """A job that ends with its one-line error (or a planned stop) leaves {code, message} where
+    the launcher reads it; a new attempt starts without the old record."""
+    from socio_re.sweeps.state import clear_job_exit, read_job_exit, write_job_exit
+
+    assert read_job_exit(tmp_path, "fold=7") is None
+    write_job_exit(tmp_path, "fold=7", 2, "config error: fold=7 is invalid")
+    assert read_job_exit(tmp_path, "fold=7") == {"code": 2,
+                                                 "message": "config error: fold=7 is invalid"}
+    assert not (tmp_path / "fold=7").exists()  # beside the jobs, not in a run directory
+    clear_job_exit(tmp_path, "fold=7")
+    assert read_job_exit(tmp_path, "fold=7") is None
+
+
+def test_error_lines_say_why_a_job_died():
     from socio_re.sweeps.launcher import _error_line
 
-    ours = "Traceback (most recent call last):\n  ...\nsocio_re.sweeps.launcher.JobExit: " \
-        "exit 2: config error: fold=7 is invalid"
-    assert _error_line(ours) == "exit 2: config error: fold=7 is invalid"
     killed = ("Job 13838 (task: 0) with path /s/.submitit/13838/13838_0_result.pkl\n"
               "has not produced any output (state: FAILED)\nError stream produced:\n"
               "----------------------------------------\n 86%|████████▌ | 6/7 [00:08<00:01]")

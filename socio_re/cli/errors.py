@@ -10,15 +10,11 @@ from socio_re.errors import UserError
 
 T = TypeVar("T")
 
-# The last one-line error printed: a sweep job passes it to its launcher (socio_re.sweeps).
-LAST_ERROR_LINE: str | None = None
-
-
 def _report(line: str, code: int):
-    global LAST_ERROR_LINE
-    LAST_ERROR_LINE = line
+    from socio_re.errors import ReportedExit
+
     print(line, file=sys.stderr)
-    sys.exit(code)
+    raise ReportedExit(code, line)  # a SystemExit: the process ends with ``code``
 
 
 def hydra_error_line(exc: BaseException) -> str | None:

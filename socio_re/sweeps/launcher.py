@@ -28,10 +28,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from socio_re.errors import UserError
+from socio_re.errors import RunInterrupted, UserError
 from socio_re.sweeps.naming import job_dir_name
 from socio_re.sweeps.report import print_sweep_result, print_sweep_summary
-from socio_re.sweeps.state import clear_done, has_checkpoint, job_state, read_done
+from socio_re.sweeps.state import (
+    clear_done,
+    has_checkpoint,
+    job_state,
+    read_done,
+    read_job_exit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +86,11 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
     from hydra.core.utils import run_job, setup_globals
     from omegaconf import open_dict
 
-    from socio_re.cli import errors
+    from socio_re.errors import ReportedExit
+    from socio_re.sweeps.state import clear_job_exit, write_job_exit
 
+    sweep_dir, name = Path(job_info["sweep_dir"]), job_info["subdir"]
+    clear_job_exit(sweep_dir, name)  # a record of an earlier attempt says nothing about this one
     Singleton.set_state(singleton_state)
     setup_globals()
     if job_info.get("threads"):
@@ -106,7 +115,9 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
     except SystemExit as exc:  # the entry point's one-line errors end in sys.exit(code)
         code = exc.code if isinstance(exc.code, int) else 1
         if code:
-            raise JobExit(code, errors.LAST_ERROR_LINE or f"exit code {code}") from None
+            message = exc.line if isinstance(exc, ReportedExit) else f"exit code {code}"
+            write_job_exit(sweep_dir, name, code, message)
+            raise JobExit(code, message) from None
         raise
 
 
@@ -176,12 +187,10 @@ def _varying(job_overrides) -> list[list[str]]:
 
 
 def _error_line(text: str) -> str:
-    """The line that says why: our one-line error (JobExit), submitit's "no output" verdict for
-    a process that died (killed, out of memory), else the exception's last line."""
+    """Why a job without an exit record ended: submitit's "no output" verdict for a process
+    that died (killed, out of memory), else the exception's last line. (A job that ended with
+    its own one-line error or a planned stop left a record: ``read_job_exit``.)"""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    for line in reversed(lines):
-        if "JobExit: " in line:
-            return line.split("JobExit: ", 1)[1]
     for line in lines:
         if line.startswith("has not produced any output"):
             return f"the job process died without a result ({line.split('(', 1)[-1].rstrip(')')})"
@@ -246,12 +255,14 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
         try:
             ret = job.result()
         except Exception as exc:  # the job raised (JobExit) or died
-            rec.error = _error_line(str(exc))
+            ended = read_job_exit(sweep_dir, rec.name)
+            rec.error = f"exit {ended['code']}: {ended['message']}" if ended \
+                else _error_line(str(exc))
             # A planned stop (exit 3), or a job killed from outside after a checkpoint: both
             # resume on a re-run, so neither is a failure to fix.
-            killed = "JobExit" not in str(exc) and has_checkpoint(Path(rec.directory))
-            rec.status = "interrupted" if rec.error.startswith("exit 3") or killed \
-                else "failed"
+            planned = bool(ended) and ended["code"] == RunInterrupted.exit_code
+            killed = not ended and has_checkpoint(Path(rec.directory))
+            rec.status = "interrupted" if planned or killed else "failed"
             return
         if ret.status == JobStatus.COMPLETED:
             rec.status = "completed"

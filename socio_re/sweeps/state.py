@@ -41,3 +41,28 @@ def job_state(run_dir: Path) -> str:
 
 def clear_done(run_dir: Path) -> None:
     (Path(run_dir) / DONE_FILE).unlink(missing_ok=True)
+
+
+# How a job ended when it ended on purpose with a one-line error or a planned stop: written by
+# the job into <sweep_dir>/.job_exits/<job>.json (not its run directory, which a start-up error
+# removes), read by the launcher as data instead of parsing submitit's traceback text.
+EXITS_DIR = ".job_exits"
+
+
+def _exit_file(sweep_dir: Path, job: str) -> Path:
+    return Path(sweep_dir) / EXITS_DIR / f"{job}.json"
+
+
+def write_job_exit(sweep_dir: Path, job: str, code: int, message: str) -> None:
+    path = _exit_file(sweep_dir, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"code": code, "message": message}) + "\n")
+
+
+def read_job_exit(sweep_dir: Path, job: str) -> dict[str, Any] | None:
+    """``{"code": int, "message": str}`` of the job's last attempt, or None."""
+    return read_json_or_none(_exit_file(sweep_dir, job))
+
+
+def clear_job_exit(sweep_dir: Path, job: str) -> None:
+    _exit_file(sweep_dir, job).unlink(missing_ok=True)
