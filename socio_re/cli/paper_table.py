@@ -110,7 +110,7 @@ def _run_label(run_dir: Path) -> str:
     """The run's ``run_name`` (from ``summary.json``), else its directory's name."""
     import json
 
-    from socio_re.run import SUMMARY_FILE
+    from socio_re.execute import SUMMARY_FILE
 
     try:
         name = json.loads((run_dir / SUMMARY_FILE).read_text()).get("run_name")

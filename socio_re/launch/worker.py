@@ -15,8 +15,8 @@ def worker_main(run_dir: str) -> None:
 
     from socio_re.config.validate import validate_config
     from socio_re.errors import RunInterrupted, UserError
+    from socio_re.execute import execute
     from socio_re.launch.distributed import init_deepspeed, rank
-    from socio_re.run import execute
     from socio_re.utils.console import setup_logging
 
     path = Path(run_dir)
