@@ -48,8 +48,8 @@ def prepare_shared(rc, run_dir: Path) -> None:
     """Build what every rank reads (offline models, data, tokenized sets) once, here, before
     any rank starts, and fail fast on start-up mistakes: those leave no run folder and no
     tracked run behind."""
+    from socio_re.config.strategy import visible_gpus
     from socio_re.errors import UserError
-    from socio_re.launch.distributed import visible_gpus
     from socio_re.tasks import get_task
 
     if not visible_gpus():  # chosen, not guessed: DeepSpeed warns in every process otherwise

@@ -169,7 +169,7 @@ def check_engine_sections(cfg: DictConfig) -> None:
 
 def validate_config(cfg: DictConfig) -> RunConfig:
     """Merge ``cfg`` into the typed schema and check cross-field rules; raise ConfigError."""
-    from socio_re.tasks import get_task
+    from socio_re.config.tasks import get_task
 
     task_name = OmegaConf.select(cfg, "task.name", default=None)
     spec = get_task(task_name)
@@ -188,13 +188,13 @@ def validate_config(cfg: DictConfig) -> RunConfig:
         full_key = getattr(exc, "full_key", None)
         value = OmegaConf.select(cfg, full_key, default=None) if full_key else None
         raise translate_omegaconf_error(exc, schemas, value) from None
-    from socio_re.launch.distributed import check_strategy, resolve_num_processes
+    from socio_re.config.strategy import check_strategy, resolve_num_processes
 
     check_strategy(rc)
     rc.strategy.num_processes = resolve_num_processes(rc.strategy)
     _check_common(rc)
     if rc.trainer.hf_args:  # names only here (values: when TrainingArguments is built)
-        from socio_re.training.arguments import check_hf_args
+        from socio_re.config.hf_args import check_hf_args
 
         check_hf_args(rc.trainer.hf_args)
     cfg_mod.validate(rc)

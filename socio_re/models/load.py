@@ -168,7 +168,7 @@ def _from_pretrained_kwargs(model_cfg: ModelConfig, strategy=None) -> dict[str, 
 
         kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
     if strategy is not None and strategy.quantization:
-        from socio_re.launch.distributed import quantization_config
+        from socio_re.training.engines import quantization_config
 
         kwargs["quantization_config"] = quantization_config(strategy)
         import torch

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from socio_re.metrics.spread import mean_std
+
 log = logging.getLogger(__name__)
 
 SWEEP_FILE = "sweep.json"
@@ -57,15 +59,6 @@ def open_parent(uri: str, experiment: str, sweep_id: str, sweep_dir: Path,
                                      "tracking_uri": uri, "experiment": experiment,
                                      "overrides": tags.get("overrides", "")}, indent=1) + "\n")
     return parent
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
 
 
 def aggregate_metrics(children: list[dict[str, float]]) -> dict[str, float]:

@@ -417,7 +417,7 @@ def aggregate(parent: Run, jobs: Sequence[Run], metric: str) -> tuple[float, flo
     """Mean, sample std and count of ``metric`` over the sweep's finished jobs (the jobs the
     parent's ``cv/<metric>/mean|std`` aggregate counts, with the same formula); without any, the
     parent's own aggregate or the parent's own value (e.g. ``oof/micro_f1``)."""
-    from socio_re.sweeps.parent import mean_std
+    from socio_re.metrics.spread import mean_std
 
     values = [r.data.metrics[metric] for r in jobs if r.info.status == "FINISHED"
               and math.isfinite(r.data.metrics.get(metric, math.nan))]

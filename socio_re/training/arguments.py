@@ -24,42 +24,6 @@ def mixed_precision(precision: str) -> tuple[bool, bool]:
     return precision == "bf16", precision == "fp16"
 
 
-# TrainingArguments fields socio_re sets from its own config: not settable via trainer.hf_args
-# (the value that counts would be ambiguous), each with the key to use instead.
-OWNED_ARGS = {
-    "output_dir": "hydra.run.dir", "report_to": "tracking", "deepspeed": "strategy.deepspeed",
-    "fsdp": "strategy.fsdp", "fsdp_config": "strategy.fsdp", "ddp_backend": "strategy.backend",
-    "use_cpu": "the machine (no GPU: CPU)", "bf16": "trainer.precision",
-    "fp16": "trainer.precision", "seed": "seed", "data_seed": "seed",
-    "gradient_accumulation_steps": "trainer.gradient_accumulation_steps",
-    "activation_checkpointing": "trainer.gradient_checkpointing",
-    "gradient_checkpointing": "trainer.gradient_checkpointing",
-    "remove_unused_columns": "(needed by the collators)",
-}
-
-
-def check_hf_args(hf_args: dict) -> None:
-    """Every ``trainer.hf_args`` key is a TrainingArguments field that socio_re does not own."""
-    import dataclasses
-
-    from transformers import TrainingArguments
-
-    from socio_re.errors import ConfigError
-
-    fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
-    for key in hf_args:
-        if key in OWNED_ARGS:
-            raise ConfigError(f"trainer.hf_args.{key}", hf_args[key],
-                              f"not this key: set {OWNED_ARGS[key]} instead",
-                              "socio_re sets it from its own config")
-        if key not in fields:
-            close = sorted(f for f in fields if f.startswith(key[:4]))[:5]
-            raise ConfigError(f"trainer.hf_args.{key}", hf_args[key],
-                              "a transformers.TrainingArguments option",
-                              "unknown option" + (f"; did you mean {', '.join(close)}?"
-                                                  if close else ""))
-
-
 def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, model=None,
                        **overrides):
     """TrainingArguments of the run, with the strategy's engine settings (DeepSpeed config, FSDP
@@ -70,7 +34,7 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
     import torch
     from transformers import TrainingArguments
 
-    from socio_re.launch.distributed import skip_unused_deepspeed_ops, trainer_kwargs
+    from socio_re.training.engines import skip_unused_deepspeed_ops, trainer_kwargs
 
     if rc.strategy.deepspeed:
         skip_unused_deepspeed_ops()  # a single-process DeepSpeed run starts its group later
@@ -116,6 +80,8 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
     kwargs.update(trainer_kwargs(rc, world_size, model))
     kwargs.update(overrides)
     if t.hf_args:
+        from socio_re.config.hf_args import check_hf_args
+
         check_hf_args(t.hf_args)
         kwargs.update(t.hf_args)
         try:
