@@ -17,6 +17,9 @@ from types import ModuleType
 class TaskSpec:
     name: str
     package: str
+    # "module:function" that scores a cross-validation sweep's folds together from their run
+    # directories (a flat metrics dict, e.g. relext's pooled out-of-fold scores); None = none.
+    pooled_folds: str | None = None
 
     def config_module(self) -> ModuleType:
         return importlib.import_module(f"{self.package}.config")
@@ -24,10 +27,18 @@ class TaskSpec:
     def run_module(self) -> ModuleType:
         return importlib.import_module(f"{self.package}.run")
 
+    def pool_folds(self, run_dirs) -> dict[str, float]:
+        """The task's pooled scores of a fold sweep (``{}`` for a task without them)."""
+        if not self.pooled_folds:
+            return {}
+        module, _, function = self.pooled_folds.partition(":")
+        return getattr(importlib.import_module(module), function)(run_dirs)
+
 
 TASKS: dict[str, TaskSpec] = {
     "socrates": TaskSpec("socrates", "socio_re.tasks.socrates"),
-    "relext": TaskSpec("relext", "socio_re.tasks.relext"),
+    "relext": TaskSpec("relext", "socio_re.tasks.relext",
+                       pooled_folds="socio_re.tasks.relext.scoring:pooled_fold_metrics"),
 }
 
 

@@ -106,13 +106,12 @@ def aggregate_sweep(uri: str, experiment: str, sweep_id: str, parent_run_id: str
     metrics = aggregate_metrics([dict(r.data.metrics) for r in children])
     folds = [r for r in children if "fold" in r.data.tags]
     run_dirs = [Path(r.data.tags["run_dir"]) for r in folds if "run_dir" in r.data.tags]
-    if folds and len(run_dirs) == len(folds) and children[0].data.tags.get("task") == "relext":
-        from socio_re.data.relext.documents import LABELS
-        from socio_re.evaluation.ensemble import pooled_out_of_fold
+    task = children[0].data.tags.get("task")
+    if folds and len(run_dirs) == len(folds) and task:
+        from socio_re.config.tasks import TASKS
 
-        oof, _ = pooled_out_of_fold(sorted(run_dirs), LABELS)
-        metrics.update({k: float(v) for k, v in oof.items()
-                        if isinstance(v, (int, float)) and math.isfinite(v)})
+        if task in TASKS:
+            metrics.update(TASKS[task].pool_folds(run_dirs))
     parent = parent_run_id or find_parent(client, exp.experiment_id, sweep_id)
     if parent is None:
         parent = client.create_run(exp.experiment_id, run_name=f"sweep {sweep_id}",

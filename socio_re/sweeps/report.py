@@ -225,17 +225,15 @@ def _logged_oof(aggregate: dict[str, Any] | None) -> dict[str, float]:
 def _pooled_from_directories(jobs: Sequence[JobRecord], task: str) -> dict[str, float]:
     """What ``aggregate_sweep`` logs as ``oof/*``, from the fold directories' validation
     predictions (no MLflow aggregate: tracking=none, or several settings in one sweep)."""
-    if task != "relext":
+    from socio_re.config.tasks import TASKS
+
+    if task not in TASKS:
         return {}
     try:
-        from socio_re.data.relext.documents import LABELS
-        from socio_re.evaluation.ensemble import pooled_out_of_fold
-
-        oof, _ = pooled_out_of_fold(sorted(Path(r.directory) for r in jobs), LABELS)
+        return TASKS[task].pool_folds([Path(r.directory) for r in jobs])
     except Exception as exc:  # a report must not turn a finished sweep into a failure
         log.warning("no pooled out-of-fold scores: %s: %s", type(exc).__name__, exc)
         return {}
-    return {k: float(v) for k, v in oof.items() if _is_number(v)}
 
 
 def _oof_name(column: str) -> str:
@@ -248,8 +246,11 @@ def _cv_note(task: str, pooled: dict[str, float] | None) -> str:
         folds = int(pooled.get("oof/folds", 0))
         note += ("; pooled out-of-fold: the folds' validation predictions scored together"
                  f" ({folds or '?'} fold{'' if folds == 1 else 's'})")
-    elif task == "relext":
-        note += "; no pooled out-of-fold scores (no val_predictions.csv)"
+    else:
+        from socio_re.config.tasks import TASKS
+
+        if task in TASKS and TASKS[task].pooled_folds:
+            note += "; no pooled out-of-fold scores (no val_predictions.csv)"
     return note
 
 

@@ -95,3 +95,16 @@ def score_and_write(model, tokenizer, instances: list, task_cfg, labels, out_dir
     probs = predict_probabilities(model, tokenizer, instances, task_cfg, labels)
     keys = instance_frame(instances)
     return write_outputs(keys, probs, labels, out_dir, prefix)
+
+
+def pooled_fold_metrics(run_dirs) -> dict[str, float]:
+    """The folds' validation predictions scored together (``oof/*``): the task's hook for
+    sweep summaries and the MLflow parent run (``TaskSpec.pooled_folds``)."""
+    import math
+
+    from socio_re.data.relext.documents import LABELS
+    from socio_re.evaluation.ensemble import pooled_out_of_fold
+
+    oof, _ = pooled_out_of_fold(sorted(Path(r) for r in run_dirs), LABELS)
+    return {k: float(v) for k, v in oof.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
