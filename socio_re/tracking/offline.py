@@ -313,45 +313,49 @@ def _metric(line: str) -> Any | None:
         return None
 
 
-def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResult:
-    import mlflow
-    from mlflow.entities import Param, RunTag
-
-    client = mlflow.MlflowClient(uri)
-    experiment = run["experiment"]
-    exp_id = experiment_id(client, uri, experiment)
-    state_file = record.dir / SYNC_STATE_FILE
+def _target_run(client, record: OfflineRecord, run: dict[str, Any], uri: str,
+                state_file: Path) -> tuple[str, dict[str, Any]]:
+    """The server run to upload into, and the upload's saved progress. Prefers the run an
+    interrupted upload created, then the one the job had already started on this server before
+    it lost the connection, then the one tracking.json names there (an earlier upload of this
+    run directory, a resume); else a new run."""
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     if state.get("tracking_uri") != uri:
         state = {}
-    # Prefer the run an interrupted upload created, then the one the job had already started on
-    # this server before it lost the connection, then the one tracking.json names there (an
-    # earlier upload of this run directory, a resume); else a new run.
     if _run_exists(client, state.get("run_id")):
-        run_id = state["run_id"]
-    else:
-        known = [run.get("run_id"), recorded_run_id(record.run_dir, uri)]
-        run_id = next((r for r in known if _run_exists(client, r)), None) or client.create_run(
-            exp_id, start_time=run.get("start_time"), run_name=run.get("run_name") or None,
-        ).info.run_id
-        state = {"tracking_uri": uri, "run_id": run_id, "metrics_uploaded": 0}
-        _write_json(state_file, state)
-    result = UploadResult(record.run_dir, run_id, experiment, uri)
+        return state["run_id"], state
+    known = [run.get("run_id"), recorded_run_id(record.run_dir, uri)]
+    run_id = next((r for r in known if _run_exists(client, r)), None) or client.create_run(
+        experiment_id(client, uri, run["experiment"]), start_time=run.get("start_time"),
+        run_name=run.get("run_name") or None).info.run_id
+    state = {"tracking_uri": uri, "run_id": run_id, "metrics_uploaded": 0}
+    _write_json(state_file, state)
+    return run_id, state
+
+
+def _upload_tags_and_params(client, run_id: str, run: dict[str, Any]) -> int:
+    """Tags (all), params (those the server lacks: params are immutable in MLflow, so the ones
+    the job sent before going offline stay as they are); returns the params sent."""
+    from mlflow.entities import Param, RunTag
 
     tags = [RunTag(k, str(v)) for k, v in run["tags"].items()]
     for i in range(0, len(tags), MAX_PARAMS_OR_TAGS_PER_BATCH):
         client.log_batch(run_id, tags=tags[i : i + MAX_PARAMS_OR_TAGS_PER_BATCH])
     existing = client.get_run(run_id).data.params
-    # Params are immutable in MLflow: those the job sent before going offline stay as they are.
     params = [Param(k, str(v)) for k, v in run["params"].items() if k not in existing]
     for i in range(0, len(params), MAX_PARAMS_OR_TAGS_PER_BATCH):
         client.log_batch(run_id, params=params[i : i + MAX_PARAMS_OR_TAGS_PER_BATCH])
-    result.params = len(params)
+    return len(params)
 
-    # Line offsets, not metric counts: a broken line (job killed mid-write) still takes its place.
+
+def _upload_metrics(client, run_id: str, record: OfflineRecord, state: dict[str, Any],
+                    state_file: Path, notes: list[str]) -> int:
+    """The metric lines not sent yet, in batches, saving the offset after each; again until
+    nothing new (a job still running may append meanwhile). Offsets count lines, not metrics:
+    a broken line (job killed mid-write) still takes its place. Returns the metrics sent."""
     done = int(state.get("metrics_uploaded", 0))
-    skipped = 0
-    while True:  # again until nothing new: a job still running may append meanwhile
+    sent = skipped = 0
+    while True:
         lines = record.metric_lines()
         if done >= len(lines):
             break
@@ -362,13 +366,17 @@ def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResul
             if metrics:
                 client.log_batch(run_id, metrics=metrics)
             done = i + len(chunk)
-            result.metrics += len(metrics)
+            sent += len(metrics)
             state["metrics_uploaded"] = done
             _write_json(state_file, state)
     if skipped:
-        result.notes.append(f"{skipped} unreadable metric lines skipped")
+        notes.append(f"{skipped} unreadable metric lines skipped")
+    return sent
 
-    missing = []
+
+def _upload_artifacts(client, run_id: str, record: OfflineRecord, notes: list[str]) -> int:
+    """Every recorded artifact still on disk (files and folders); returns how many."""
+    sent, missing = 0, []
     for entry in record.artifacts():
         path, artifact_path = record.artifact_file(entry), entry.get("artifact_path")
         if path.is_dir():
@@ -379,9 +387,25 @@ def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResul
         else:
             missing.append(str(path))
             continue
-        result.artifacts += 1
+        sent += 1
     if missing:
-        result.notes.append(f"missing artifacts not uploaded: {', '.join(missing)}")
+        notes.append(f"missing artifacts not uploaded: {', '.join(missing)}")
+    return sent
+
+
+def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResult:
+    """Send one record to ``uri`` in phases (run, tags and params, metrics, artifacts, status),
+    each resumable: an interrupted upload continues where it stopped."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiment = run["experiment"]
+    state_file = record.dir / SYNC_STATE_FILE
+    run_id, state = _target_run(client, record, run, uri, state_file)
+    result = UploadResult(record.run_dir, run_id, experiment, uri)
+    result.params = _upload_tags_and_params(client, run_id, run)
+    result.metrics = _upload_metrics(client, run_id, record, state, state_file, result.notes)
+    result.artifacts = _upload_artifacts(client, run_id, record, result.notes)
 
     status = run.get("status") or "RUNNING"
     if status == "RUNNING":
@@ -395,7 +419,8 @@ def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResul
     write_run_id_file(record.run_dir, run_id, uri, experiment)
     _write_json(record.dir / UPLOADED_FILE,
                 {"run_id": run_id, "tracking_uri": uri, "experiment": experiment,
-                 "uploaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "metrics": done})
+                 "uploaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 "metrics": int(state.get("metrics_uploaded", 0))})
     os.replace(record.dir, _free_uploaded_name(record.run_dir))
     log.info("uploaded %s to MLflow run %s at %s", record.dir, run_id, uri)
     return result

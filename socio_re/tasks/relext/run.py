@@ -68,8 +68,6 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     from datasets import Dataset
 
     from socio_re.data.relext.documents import LABELS
-    from socio_re.data.relext.folds import fold_split
-    from socio_re.data.relext.instances import downsample_negatives
     from socio_re.tasks.relext.data import prepare
     from socio_re.tasks.relext.encode import PairCollator, encode
     from socio_re.tasks.relext.model import (
@@ -84,27 +82,12 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
 
     result = TaskResult()
     prepared = prepare(rc.data, rc.paths.cache_dir)
-    train_inst, val_inst = fold_split(prepared.instances, prepared.fold_of, rc.fold,
-                                      k=rc.data.num_folds)
-    if rc.data.negative_ratio is not None:  # training folds only; val/test keep every pair
-        n_before = len(train_inst)
-        train_inst = downsample_negatives(train_inst, rc.data.negative_ratio, rc.seed)
-        log.info("negative down-sampling kept %d of %d training instances", len(train_inst),
-                 n_before)
+    train_inst, val_inst = _fold_instances(rc, prepared)
     labels = LABELS
     weights = None
     if rc.task.class_weights:
         weights = class_weights_of([labels.index(i.type) for i in train_inst], len(labels))
-    best, keeper = {}, None
-    if val_inst and rc.task.load_best and rc.strategy.fsdp:
-        # The Trainer's reload of the best sharded checkpoint fails under FSDP2 on CPU; the
-        # keeper gathers the best weights itself and restores them before export.
-        from socio_re.training.best_weights import BestWeightsCallback
-
-        keeper = BestWeightsCallback(run_dir / "checkpoints", "micro_f1")
-    elif val_inst and rc.task.load_best:
-        best = {"load_best_model_at_end": True, "metric_for_best_model": "micro_f1",
-                "greater_is_better": True}
+    best, keeper = _best_model_selection(rc, bool(val_inst), run_dir)
     # The model computes a per-example loss (label smoothing, class weights); averaging tokens
     # across devices would scale it by the world size under DDP.
     arg_kwargs = dict(has_eval=bool(val_inst), average_tokens_across_devices=False,
@@ -148,16 +131,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         if stopper and stopper.stopped:
             result.interrupted = True
             return result
-        history = trainer.state.log_history
-        losses = [h["loss"] for h in history if "loss" in h]
-        metrics["train/global_step"] = trainer.state.global_step
-        if losses:
-            metrics["train/first_loss"], metrics["train/last_loss"] = losses[0], losses[-1]
-        if keeper and (step := keeper.restore(trainer.model)) is not None:
-            metrics["train/best_step"] = step
-        elif trainer.state.best_model_checkpoint:
-            metrics["train/best_step"] = int(trainer.state.best_model_checkpoint
-                                             .rsplit("-", 1)[-1])
+        metrics.update(_train_metrics(trainer, keeper))
         final = export_classifier(trainer, rc, labels, tokenizer, run_dir / "model")
         if trainer.args.world_size > 1 and not trainer.is_world_process_zero():
             result.metrics = metrics
@@ -177,14 +151,59 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     result.paths["model"] = final
 
     if rc.evaluate:
-        for split, instances in (("val", val_inst), ("test", prepared.test)):
-            if not instances or (split == "test" and not rc.task.eval.test):
-                continue
-            instances = cap_rows(instances, rc.task.eval.max_rows, rc.seed)
-            split_metrics, files = score_and_write(
-                plain, tokenizer, instances, rc.task, labels, run_dir, prefix=split)
-            metrics.update(split_metrics)
-            result.artifacts.update(files)
+        splits = {"val": val_inst, "test": prepared.test if rc.task.eval.test else []}
+        for split, instances in splits.items():
+            if instances:
+                instances = cap_rows(instances, rc.task.eval.max_rows, rc.seed)
+                split_metrics, files = score_and_write(
+                    plain, tokenizer, instances, rc.task, labels, run_dir, prefix=split)
+                metrics.update(split_metrics)
+                result.artifacts.update(files)
         metrics["objective"] = selection_objective(metrics)
     result.metrics = metrics
     return result
+
+
+def _fold_instances(rc: RunConfig, prepared) -> tuple[list, list]:
+    """(training, validation) instances of ``rc.fold``; negatives down-sampled in training
+    only (``data.negative_ratio``), so validation and test keep every pair."""
+    from socio_re.data.relext.folds import fold_split
+    from socio_re.data.relext.instances import downsample_negatives
+
+    train_inst, val_inst = fold_split(prepared.instances, prepared.fold_of, rc.fold,
+                                      k=rc.data.num_folds)
+    if rc.data.negative_ratio is not None:
+        n_before = len(train_inst)
+        train_inst = downsample_negatives(train_inst, rc.data.negative_ratio, rc.seed)
+        log.info("negative down-sampling kept %d of %d training instances", len(train_inst),
+                 n_before)
+    return train_inst, val_inst
+
+
+def _best_model_selection(rc: RunConfig, has_val: bool, run_dir: Path):
+    """How the best checkpoint (by validation micro-F1) comes back at the end: the Trainer's
+    load_best_model_at_end arguments, or, under FSDP, a keeper callback (the Trainer's reload
+    of a sharded checkpoint fails under FSDP2 on CPU; the keeper gathers the best weights
+    itself and restores them before export). Returns (TrainingArguments extras, keeper)."""
+    if not (has_val and rc.task.load_best):
+        return {}, None
+    if rc.strategy.fsdp:
+        from socio_re.training.best_weights import BestWeightsCallback
+
+        return {}, BestWeightsCallback(run_dir / "checkpoints", "micro_f1")
+    return {"load_best_model_at_end": True, "metric_for_best_model": "micro_f1",
+            "greater_is_better": True}, None
+
+
+def _train_metrics(trainer, keeper) -> dict:
+    """First/last logged loss, steps, and the step whose weights the model now holds."""
+    history = trainer.state.log_history
+    losses = [h["loss"] for h in history if "loss" in h]
+    out: dict = {"train/global_step": trainer.state.global_step}
+    if losses:
+        out["train/first_loss"], out["train/last_loss"] = losses[0], losses[-1]
+    if keeper and (step := keeper.restore(trainer.model)) is not None:
+        out["train/best_step"] = step
+    elif trainer.state.best_model_checkpoint:
+        out["train/best_step"] = int(trainer.state.best_model_checkpoint.rsplit("-", 1)[-1])
+    return out
