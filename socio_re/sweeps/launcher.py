@@ -199,10 +199,7 @@ def _error_line(text: str) -> str:
 
 def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     from hydra.core.singleton import Singleton
-    from hydra.core.utils import JobReturn, JobStatus
     from omegaconf import open_dict
-
-    from socio_re.sweeps.parent import open_parent
 
     cfg = launcher.config
     sweep_dir = Path(str(cfg.hydra.sweep.dir)).absolute()
@@ -210,98 +207,41 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     with open_dict(cfg):
         cfg.hydra.sweep.dir = str(sweep_dir)  # pickled with the launcher into every job
     sweep_id = f"{cfg.task.name}/{sweep_dir.name}"
-    rerun = cfg.sweep.get("rerun", "unfinished")
-    overrides = " ".join(str(o) for o in cfg.hydra.overrides.task)
+    parent, uri, experiment = _open_tracking(launcher, sweep_id, sweep_dir)
+    records, to_run = _plan_jobs(job_overrides, sweep_dir, initial_job_idx,
+                                 cfg.sweep.get("rerun", "unfinished"))
 
-    parent = uri = experiment = None
-    if cfg.tracking.backend == "mlflow":
-        from socio_re.tracking.tracker import default_tracking_uri, git_commit
-
-        uri = cfg.tracking.get("tracking_uri") or default_tracking_uri()
-        experiment = cfg.tracking.get("experiment_name") or cfg.task.name
-        parent = open_parent(uri, experiment, sweep_id, sweep_dir, {
-            "task": str(cfg.task.name), "overrides": overrides,
-            "git_commit": git_commit(Path(__file__).parent), "launcher": launcher._EXECUTOR})
-
-    records, to_run = _plan_jobs(job_overrides, sweep_dir, initial_job_idx, rerun)
-
-    gpus = visible_gpu_ids() if launcher._EXECUTOR == "local" else []
+    local = launcher._EXECUTOR == "local"
+    gpus = visible_gpu_ids() if local else []
     slots, gpus_per_job = parallel_slots(cfg, gpus)
     skipped = sum(r.status == "skipped" for r in records)
     log.info("sweep %s: %d jobs (%d already done, %d to run, %s) in %s", sweep_id,
              len(records), skipped, len(to_run),
-             f"{slots} at a time" if launcher._EXECUTOR == "local" else "on SLURM", sweep_dir)
+             f"{slots} at a time" if local else "on SLURM", sweep_dir)
     print(f"sweep {sweep_id}: {len(records)} jobs, {skipped} already done, {len(to_run)} to run"
-          + (f", {slots} at a time" if launcher._EXECUTOR == "local" else ""), flush=True)
+          + (f", {slots} at a time" if local else ""), flush=True)
 
     executor = _executor(launcher, str(sweep_dir / ".submitit" / "%j"))
     state = Singleton.get_state()
-
     # Threads per process when jobs run side by side on this machine's CPU cores.
     threads = max(1, (os.cpu_count() or 1) // (slots * max(1, processes_per_job(cfg) or 2))) \
-        if launcher._EXECUTOR == "local" and not gpus and slots > 1 else None
+        if local and not gpus and slots > 1 else None
 
     def params(rec: JobRecord, job: list[str]) -> tuple:
         info = {"sweep_dir": str(sweep_dir), "subdir": rec.name, "sweep_id": sweep_id,
                 "parent_run_id": parent, "overrides": rec.overrides, "threads": threads}
         return (job, "hydra.sweep.dir", rec.num, f"job_id_for_{rec.num}", state, info)
 
-    results: dict[int, JobReturn] = {}
+    results: dict[int, Any] = {}
     running: list[tuple[Any, JobRecord, list[int]]] = []
-    free = list(gpus)
-
-    def collect(job, rec: JobRecord) -> None:
-        rec.log = str(job.paths.stderr)
-        try:
-            ret = job.result()
-        except Exception as exc:  # the job raised (JobExit) or died
-            ended = read_job_exit(sweep_dir, rec.name)
-            rec.error = f"exit {ended['code']}: {ended['message']}" if ended \
-                else _error_line(str(exc))
-            # A planned stop (exit 3), or a job killed from outside after a checkpoint: both
-            # resume on a re-run, so neither is a failure to fix.
-            planned = bool(ended) and ended["code"] == RunInterrupted.exit_code
-            killed = not ended and has_checkpoint(Path(rec.directory))
-            rec.status = "interrupted" if planned or killed else "failed"
-            return
-        if ret.status == JobStatus.COMPLETED:
-            rec.status = "completed"
-            rec.metrics = (read_done(Path(rec.directory)) or {}).get("metrics", {})
-            results[rec.num] = ret
-        else:
-            exc = ret._return_value
-            rec.status = "failed"
-            rec.error = _error_line(f"{type(exc).__name__}: {exc}")
-
-    pending = list(to_run)
     stopped = False  # by Ctrl-C
     try:
-        if launcher._EXECUTOR == "local":
-            while pending or running:
-                while pending and len(running) < slots:
-                    rec, job = pending.pop(0)
-                    ids = [free.pop(0) for _ in range(gpus_per_job)] if gpus_per_job else []
-                    if gpus_per_job:
-                        executor.update_parameters(gpus_per_node=gpus_per_job, visible_gpus=ids)
-                    running.append((executor.submit(launcher, *params(rec, job)), rec, ids))
-                    log.info("started job #%d %s", rec.num, rec.name)
-                time.sleep(0.5)
-                for item in [r for r in running if r[0].done()]:
-                    running.remove(item)
-                    collect(item[0], item[1])
-                    free.extend(item[2])
-                    print(f"job #{item[1].num} {item[1].name}: {item[1].status}", flush=True)
-        elif pending:
-            wanted = cfg.sweep.get("max_parallel")
-            if wanted:
-                executor.update_parameters(slurm_array_parallelism=int(wanted))
-            columns = zip(*(params(r, j) for r, j in pending), strict=True)
-            jobs = executor.map_array(launcher, *columns)
-            for job, (rec, _) in zip(jobs, pending, strict=True):
-                rec.log = str(job.paths.stderr)  # submitted: a Ctrl-C leaves it on the cluster
-            for job, (rec, _) in zip(jobs, pending, strict=True):
-                job.wait()
-                collect(job, rec)
+        if local:
+            _run_here(launcher, executor, list(to_run), running, params, slots, gpus,
+                      gpus_per_job, lambda job, rec: _collect(job, rec, sweep_dir, results))
+        elif to_run:
+            _run_on_slurm(launcher, executor, cfg, list(to_run), params,
+                          lambda job, rec: _collect(job, rec, sweep_dir, results))
     except KeyboardInterrupt:
         stopped = True
         stop_after_ctrl_c(running, records)
@@ -311,7 +251,7 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     if parent is not None:
         aggregate = _close_parent(uri, experiment, sweep_id, parent, sweep_dir,
                                   failed=bool(unfinished), stopped=stopped,
-                                  jobs_cancelled=launcher._EXECUTOR == "local")
+                                  jobs_cancelled=local)
     _write_summary(sweep_dir, sweep_id, parent, records)
     print_sweep_summary(sweep_id, sweep_dir, parent, uri, records)
     print_sweep_result(records, str(cfg.task.name), aggregate)
@@ -321,6 +261,87 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
             "fix the cause and re-run the same command: finished jobs are skipped, "
             "interrupted ones resume from their checkpoints")
     return _hydra_returns(records, results)
+
+
+def _open_tracking(launcher, sweep_id: str, sweep_dir: Path):
+    """(parent run id, tracking URI, experiment) of the sweep; all None without MLflow or when
+    the store cannot be reached (the jobs still run)."""
+    from socio_re.sweeps.parent import open_parent
+
+    cfg = launcher.config
+    if cfg.tracking.backend != "mlflow":
+        return None, None, None
+    from socio_re.tracking.tracker import default_tracking_uri, git_commit
+
+    uri = cfg.tracking.get("tracking_uri") or default_tracking_uri()
+    experiment = cfg.tracking.get("experiment_name") or cfg.task.name
+    overrides = " ".join(str(o) for o in cfg.hydra.overrides.task)
+    parent = open_parent(uri, experiment, sweep_id, sweep_dir, {
+        "task": str(cfg.task.name), "overrides": overrides,
+        "git_commit": git_commit(Path(__file__).parent), "launcher": launcher._EXECUTOR})
+    return parent, uri, experiment
+
+
+def _collect(job, rec: JobRecord, sweep_dir: Path, results: dict) -> None:
+    """A finished job's status, error line and metrics into its record."""
+    from hydra.core.utils import JobStatus
+
+    rec.log = str(job.paths.stderr)
+    try:
+        ret = job.result()
+    except Exception as exc:  # the job raised (JobExit) or died
+        ended = read_job_exit(sweep_dir, rec.name)
+        rec.error = f"exit {ended['code']}: {ended['message']}" if ended \
+            else _error_line(str(exc))
+        # A planned stop (exit 3), or a job killed from outside after a checkpoint: both
+        # resume on a re-run, so neither is a failure to fix.
+        planned = bool(ended) and ended["code"] == RunInterrupted.exit_code
+        killed = not ended and has_checkpoint(Path(rec.directory))
+        rec.status = "interrupted" if planned or killed else "failed"
+        return
+    if ret.status == JobStatus.COMPLETED:
+        rec.status = "completed"
+        rec.metrics = (read_done(Path(rec.directory)) or {}).get("metrics", {})
+        results[rec.num] = ret
+    else:
+        exc = ret._return_value
+        rec.status = "failed"
+        rec.error = _error_line(f"{type(exc).__name__}: {exc}")
+
+
+def _run_here(launcher, executor, pending: list, running: list, params, slots: int,
+              gpus: list[int], gpus_per_job: int, collect) -> None:
+    """This machine: ``slots`` jobs at a time, each on its own GPUs when there are any;
+    ``running`` is shared with the caller (a Ctrl-C stops what is in it)."""
+    free = list(gpus)
+    while pending or running:
+        while pending and len(running) < slots:
+            rec, job = pending.pop(0)
+            ids = [free.pop(0) for _ in range(gpus_per_job)] if gpus_per_job else []
+            if gpus_per_job:
+                executor.update_parameters(gpus_per_node=gpus_per_job, visible_gpus=ids)
+            running.append((executor.submit(launcher, *params(rec, job)), rec, ids))
+            log.info("started job #%d %s", rec.num, rec.name)
+        time.sleep(0.5)
+        for item in [r for r in running if r[0].done()]:
+            running.remove(item)
+            collect(item[0], item[1])
+            free.extend(item[2])
+            print(f"job #{item[1].num} {item[1].name}: {item[1].status}", flush=True)
+
+
+def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect) -> None:
+    """One SLURM job array (at most ``sweep.max_parallel`` at once), waited for job by job."""
+    wanted = cfg.sweep.get("max_parallel")
+    if wanted:
+        executor.update_parameters(slurm_array_parallelism=int(wanted))
+    columns = zip(*(params(r, j) for r, j in pending), strict=True)
+    jobs = executor.map_array(launcher, *columns)
+    for job, (rec, _) in zip(jobs, pending, strict=True):
+        rec.log = str(job.paths.stderr)  # submitted: a Ctrl-C leaves it on the cluster
+    for job, (rec, _) in zip(jobs, pending, strict=True):
+        job.wait()
+        collect(job, rec)
 
 
 def _hydra_returns(records: list[JobRecord], results: dict) -> list:
