@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 from scipy.special import ndtr
 
 from socio_re.data.socsci.load import METADATA_DIR
@@ -35,98 +36,29 @@ from socio_re.data.socsci.schema import (
 )
 from socio_re.data.socsci.splits import OFFICIAL_FILES
 
-# --- Vocabularies of realistic demographic values (TESS / Ipsos KnowledgePanel style) ----------
+# --- Vocabulary (sample_vocabulary.yaml: demographic values and shares, study templates) -----
 
-GENDERS = ("Male", "Female")
-EDUCATION = (
-    "Less than high school",
-    "High school graduate",
-    "Some college or associate degree",
-    "Bachelor's degree",
-    "Master's degree or higher",
-)
-EDUCATION_P = (0.09, 0.28, 0.28, 0.21, 0.14)
-ETHNICITY = (
-    "White, Non-Hispanic",
-    "Black, Non-Hispanic",
-    "Hispanic",
-    "Other, Non-Hispanic",
-    "2+ Races, Non-Hispanic",
-)
-ETHNICITY_P = (0.62, 0.12, 0.16, 0.06, 0.04)
-INCOME = (
-    "Less than $10,000",
-    "$10,000 to $24,999",
-    "$25,000 to $49,999",
-    "$50,000 to $74,999",
-    "$75,000 to $99,999",
-    "$100,000 to $149,999",
-    "$150,000 or more",
-)
-PARTY_ID = (
-    "Strong Democrat",
-    "Not very strong Democrat",
-    "Leans Democrat",
-    "Undecided/Independent/Other",
-    "Leans Republican",
-    "Not very strong Republican",
-    "Strong Republican",
-)
-IDEOLOGY = (
-    "Extremely liberal",
-    "Liberal",
-    "Slightly liberal",
-    "Moderate, middle of the road",
-    "Slightly conservative",
-    "Conservative",
-    "Extremely conservative",
-)
-EMPLOYMENT_WORKING = ("Working - as a paid employee", "Working - self-employed")
-EMPLOYMENT_OTHER = (
-    "Not working - looking for work",
-    "Not working - disabled",
-    "Not working - other",
-    "Not working - on temporary layoff from a job",
-)
-EMPLOYMENT_RETIRED = "Not working - retired"
-STATES = (
-    "California", "Texas", "Florida", "New York", "Pennsylvania", "Illinois", "Ohio", "Georgia",
-    "North Carolina", "Michigan", "New Jersey", "Virginia", "Washington", "Arizona",
-    "Massachusetts", "Tennessee", "Indiana", "Missouri", "Maryland", "Wisconsin", "Colorado",
-    "Minnesota", "South Carolina", "Alabama", "Louisiana", "Kentucky", "Oregon", "Oklahoma",
-    "Iowa", "Utah", "Nevada", "Kansas", "New Mexico", "Nebraska", "Idaho", "Maine", "Montana",
-)  # fmt: skip
-MARITAL = ("Married", "Never married", "Divorced", "Widowed", "Separated", "Living with partner")
-MARITAL_P = (0.50, 0.26, 0.11, 0.06, 0.02, 0.05)
-HOUSING_OWNERSHIP = (
-    "Owned or being bought by you or someone in your household",
-    "Rented for cash",
-    "Occupied without payment of cash rent",
-)
-HOUSING_TYPE = (
-    "A one-family house detached from any other house",
-    "A one-family house attached to one or more houses",
-    "A building with 2 or more apartments",
-    "A mobile home or trailer",
-)
-HOUSING_TYPE_P = (0.64, 0.08, 0.23, 0.05)
-METRO = ("Metro area", "Non-metro area")
-INTERNET = ("Yes", "No")
-PHONE = ("Cell phone only", "Landline and cell phone", "Landline only", "No phone service")
-PHONE_P = (0.62, 0.33, 0.04, 0.01)
-
+VOCABULARY_FILE = Path(__file__).with_name("sample_vocabulary.yaml")
+_VOCAB = yaml.safe_load(VOCABULARY_FILE.read_text())
+_D = _VOCAB["demographics"]
+GENDERS = tuple(_D["genders"])
+EDUCATION, EDUCATION_P = tuple(_D["education"]), tuple(_D["education_p"])
+ETHNICITY, ETHNICITY_P = tuple(_D["ethnicity"]), tuple(_D["ethnicity_p"])
+INCOME = tuple(_D["income"])
+PARTY_ID = tuple(_D["party_id"])
+IDEOLOGY = tuple(_D["ideology"])
+EMPLOYMENT_WORKING = tuple(_D["employment_working"])
+EMPLOYMENT_OTHER = tuple(_D["employment_other"])
+EMPLOYMENT_RETIRED = _D["employment_retired"]
+STATES = tuple(_D["states"])
+MARITAL, MARITAL_P = tuple(_D["marital"]), tuple(_D["marital_p"])
+HOUSING_OWNERSHIP = tuple(_D["housing_ownership"])
+HOUSING_TYPE, HOUSING_TYPE_P = tuple(_D["housing_type"]), tuple(_D["housing_type_p"])
+METRO = tuple(_D["metro"])
+INTERNET = tuple(_D["internet"])
+PHONE, PHONE_P = tuple(_D["phone"]), tuple(_D["phone_p"])
 # Fields that some studies do not collect (the real data leaves them null for those studies).
-OPTIONAL_FIELDS = (
-    "employment",
-    "income",
-    "marital_status",
-    "household_size",
-    "housing_ownership",
-    "housing_type",
-    "metro_status",
-    "internet_access",
-    "phone_service",
-)
+OPTIONAL_FIELDS = tuple(_D["optional_fields"])
 
 # --- Study templates ------------------------------------------------------------------------
 
@@ -148,220 +80,14 @@ class Topic:
     framing: tuple[int, ...]
 
 
-TOPICS: tuple[Topic, ...] = (
-    Topic(
-        "Your state legislature is debating a bill that would raise the minimum wage to $17 an "
-        "hour over three years.",
-        (
-            "Supporters say the raise would lift 400,000 workers out of poverty.",
-            "Economists estimate the bill would cost about 30,000 jobs.",
-            "The bill was introduced by a bipartisan group of legislators.",
-            "Small business owners in your area have spoken out against the bill.",
-        ),
-        (
-            "How much do you support or oppose this bill?",
-            "How fair would this policy be to employers?",
-            "How likely would you be to sign a petition in favor of this bill?",
-        ),
-        -1,
-        (1, -1, 0, -1),
-    ),
-    Topic(
-        "A city council is considering a proposal to reduce the police budget by 10% and move "
-        "the money to mental-health crisis teams.",
-        (
-            "The proposal follows a year in which violent crime in the city fell by 8%.",
-            "The proposal follows a year in which violent crime in the city rose by 12%.",
-            "The police chief has publicly endorsed the proposal.",
-            "The police union has publicly opposed the proposal.",
-        ),
-        (
-            "How much do you support or oppose this proposal?",
-            "How safe would you feel in this city if the proposal passed?",
-            "How much do you trust the city council to make this decision?",
-        ),
-        -1,
-        (1, -1, 1, -1),
-    ),
-    Topic(
-        "Congress is considering a law that would require all new cars sold after 2035 to be "
-        "zero-emission vehicles.",
-        (
-            "The law is described as a way to cut carbon emissions.",
-            "The law is described as a way to create American manufacturing jobs.",
-            "The law is described as a way to reduce dependence on foreign oil.",
-            "The law is described as a government mandate on consumers.",
-        ),
-        (
-            "How much do you support or oppose this law?",
-            "How likely is it that you would buy an electric car in the next five years?",
-            "How serious a problem is climate change?",
-        ),
-        -1,
-        (0, 1, 1, -1),
-    ),
-    Topic(
-        "A proposed federal rule would tighten requirements for asylum seekers at the southern "
-        "border.",
-        (
-            "The rule is presented with a photo of a crowded border facility.",
-            "The rule is presented with the story of a family fleeing violence.",
-            "The rule is presented with statistics on border crossings.",
-        ),
-        (
-            "How much do you support or oppose this rule?",
-            "How much would this rule improve national security?",
-            "How sympathetic do you feel toward asylum seekers?",
-        ),
-        1,
-        (1, -1, 0),
-    ),
-    Topic(
-        "Imagine a candidate running for your state's senate seat who has served ten years as a "
-        "county prosecutor.",
-        (
-            "The candidate is a Democrat.",
-            "The candidate is a Republican.",
-            "The candidate is running as an independent.",
-            "The candidate's party is not mentioned.",
-        ),
-        (
-            "How likely would you be to vote for this candidate?",
-            "How trustworthy does this candidate seem?",
-            "How qualified is this candidate for the office?",
-        ),
-        1,
-        (0, 0, 0, 0),
-    ),
-    Topic(
-        "A news article reports on a new study about the safety of a widely used vaccine.",
-        (
-            "The study was conducted by government scientists at the CDC.",
-            "The study was conducted by researchers at a private university.",
-            "The study was funded by the vaccine's manufacturer.",
-            "The article does not say who conducted the study.",
-        ),
-        (
-            "How much do you trust the findings of this study?",
-            "How likely would you be to recommend this vaccine to a friend?",
-            "How much confidence do you have in scientists in general?",
-        ),
-        1,
-        (1, 1, -1, 0),
-    ),
-    Topic(
-        "A company has announced that it will let employees work from home permanently.",
-        (
-            "The company says productivity rose while employees worked remotely.",
-            "The company says it will cut salaries by 5% for remote workers.",
-            "The company says the change will let it close two office buildings.",
-        ),
-        (
-            "How much do you approve of this decision?",
-            "How interested would you be in working for this company?",
-        ),
-        1,
-        (1, -1, 0),
-    ),
-    Topic(
-        "Your state is considering a program that would forgive up to $10,000 of student debt "
-        "for residents who earn under $75,000 a year.",
-        (
-            "The program would be paid for by a tax on incomes above $1 million.",
-            "The program would be paid for by cutting highway maintenance.",
-            "The cost of the program is not mentioned.",
-            "The program would only apply to teachers and nurses.",
-        ),
-        (
-            "How much do you support or oppose this program?",
-            "How fair is this program to people who already paid off their loans?",
-            "How much would this program help the state's economy?",
-        ),
-        -1,
-        (0, -1, 0, 1),
-    ),
-    Topic(
-        "A school board is voting on whether to require parental consent before students can "
-        "read certain books in the school library.",
-        (
-            "The books in question deal with race and racism.",
-            "The books in question contain descriptions of violence.",
-            "The books in question deal with sexuality.",
-        ),
-        (
-            "How much do you support or oppose the consent requirement?",
-            "How much should parents decide what schools teach?",
-        ),
-        1,
-        (0, 1, 1),
-    ),
-    Topic(
-        "A national poll finds that trust in elections has dropped over the past decade.",
-        (
-            "The poll was released after an election that your preferred party won.",
-            "The poll was released after an election that your preferred party lost.",
-        ),
-        (
-            "How confident are you that votes in your state are counted accurately?",
-            "How much do you support requiring photo identification to vote?",
-            "How likely are you to vote in the next election?",
-        ),
-        1,
-        (1, -1),
-    ),
-    Topic(
-        "A federal program pays farmers to leave part of their land unplanted to protect soil "
-        "and wildlife.",
-        (
-            "The program costs taxpayers $2 billion a year.",
-            "The program supports 30,000 family farms.",
-            "Most of the payments go to large agricultural companies.",
-            "The program has restored 20 million acres of wetland.",
-        ),
-        (
-            "How much do you support or oppose continuing this program?",
-            "How well does the government spend money on programs like this one?",
-        ),
-        -1,
-        (-1, 1, -1, 1),
-    ),
-    Topic(
-        "A neighbor asks you to help organize a community event to welcome refugee families who "
-        "recently moved to your town.",
-        (
-            "The families are from Ukraine.",
-            "The families are from Afghanistan.",
-            "The families are from Central America.",
-        ),
-        (
-            "How willing would you be to help organize the event?",
-            "How warm do you feel toward refugees who settle in your town?",
-            "How much do refugees strengthen local communities?",
-        ),
-        -1,
-        (1, 0, -1),
-    ),
-)
+def _topic(entry: dict) -> Topic:
+    return Topic(entry["vignette"], tuple(entry["conditions"]), tuple(entry["tasks"]),
+                 int(entry["valence"]), tuple(int(f) for f in entry["framing"]))
 
+
+TOPICS: tuple[Topic, ...] = tuple(_topic(t) for t in _VOCAB["topics"])
 # The dollar-amount study: willingness to give or pay, in dollars.
-DOLLAR_TOPIC = Topic(
-    "A local food bank is running a fundraising drive ahead of the winter holidays.",
-    (
-        "The appeal describes one family that relies on the food bank every week.",
-        "The appeal reports that the food bank serves 12,000 families each month.",
-        "The appeal mentions that a donor will match every dollar given this week.",
-        "The appeal comes from a national charity rather than the local food bank.",
-    ),
-    (
-        "Suppose you received a $5,000 bonus. How many dollars of it would you donate to this "
-        "food bank?",
-        "How many dollars would you be willing to pay each year in extra local taxes to fund "
-        "food assistance?",
-        "How many dollars would you spend on a charity dinner supporting the food bank?",
-    ),
-    -1,
-    (1, 0, 1, -1),
-)
+DOLLAR_TOPIC = _topic(_VOCAB["dollar_topic"])
 
 
 @dataclass(frozen=True)
