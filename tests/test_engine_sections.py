@@ -75,3 +75,23 @@ def test_a_value_training_arguments_refuses_is_a_config_error(tmp_path):
     rc = validate_config(compose(["+trainer.hf_args.save_strategy=sometimes"]))
     with pytest.raises(ConfigError, match=r"trainer\.hf_args"):
         training_arguments(rc, tmp_path)
+
+
+# --- DeepSpeed's ZeRO options, checked against DeepSpeed's own config model -------------------
+
+
+def test_a_misspelt_zero_option_is_named_with_the_right_one():
+    with pytest.raises(ConfigError) as excinfo:
+        validate_config(compose(["strategy=zero3",
+                                 "+strategy.deepspeed.zero_optimization.overlap_com=true"]))
+    message = str(excinfo.value)
+    assert "strategy.deepspeed.zero_optimization.overlap_com" in message
+    assert "did you mean overlap_comm" in message
+
+
+@pytest.mark.parametrize("strategy", ["zero2", "zero3", "zero3_offload"])
+def test_every_shipped_zero_section_is_accepted(strategy):
+    from socio_re.config.validate import deepspeed_zero_keys
+
+    rc = validate_config(compose([f"strategy={strategy}"]))
+    assert set(rc.strategy.deepspeed["zero_optimization"]) <= deepspeed_zero_keys()

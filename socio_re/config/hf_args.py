@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 # TrainingArguments fields socio_re sets from its own config: not settable via trainer.hf_args
 # (the value that counts would be ambiguous), each with the key to use instead.
 OWNED_ARGS = {
@@ -31,7 +33,7 @@ def check_hf_args(hf_args: dict) -> None:
                               f"not this key: set {OWNED_ARGS[key]} instead",
                               "socio_re sets it from its own config")
         if key not in fields:
-            close = sorted(f for f in fields if f.startswith(key[:4]))[:5]
+            close = difflib.get_close_matches(key, sorted(fields), n=3)
             raise ConfigError(f"trainer.hf_args.{key}", hf_args[key],
                               "a transformers.TrainingArguments option",
                               "unknown option" + (f"; did you mean {', '.join(close)}?"
