@@ -23,6 +23,17 @@ def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
             for k, v in metrics.items()}
 
 
+def artifact_folder(path: Path, run_dir: Path) -> str | None:
+    """Where an output goes among the run's MLflow artifacts: the folder it has in the run
+    directory (``base_model/test_predictions.csv`` must not overwrite the run's own
+    ``test_predictions.csv``), or the top for files outside it."""
+    try:
+        folder = path.resolve().parent.relative_to(run_dir.resolve())
+    except ValueError:
+        return None
+    return None if folder == Path(".") else folder.as_posix()
+
+
 def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The task on this process (the only one, or one rank of several). Rank 0 tracks and writes
     metrics.json and summary.json; the other ranks only compute."""
@@ -76,7 +87,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
             tracker.log_metrics(result.metrics)
             for path in result.artifacts.values():
-                tracker.log_artifact(path)
+                tracker.log_artifact(path, artifact_folder(Path(path), run_dir))
             tracker.log_artifact(run_dir / "metrics.json")
         status = "FINISHED"
     except KeyboardInterrupt:

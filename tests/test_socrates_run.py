@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -94,7 +95,13 @@ def test_mlflow_run_reads_back(trained_run):
     assert len(history) >= 4 and history[-1].step == 25
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "metrics.json", "test_predictions.csv", "test_per_study.csv",
-            "split_manifest.json"} <= artifacts
+            "split_manifest.json", "paper_table.md", "base_model"} <= artifacts
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "base_model")} == {
+        "base_model/test_predictions.csv", "base_model/test_per_study.csv"}
+    # The run's own predictions, not the base model's file of the same name.
+    logged = Path(client.download_artifacts(run.info.run_id, "test_predictions.csv",
+                                            str(trained_run["work"] / "downloaded")))
+    assert logged.read_bytes() == (trained_run["dir"] / "test_predictions.csv").read_bytes()
 
 
 def test_summary_ends_with_the_paper_table_uniform_base_and_fine_tuned(trained_run):
