@@ -281,11 +281,9 @@ def output_dir(out: Path | None) -> Path:
 def _load(system: System):
     """(model, tokenizer) of a system, in eval mode."""
     if system.kind == "base":
-        from socio_re.models.load import load_causal_lm, load_tokenizer, resolve_model_path
+        from socio_re.models.load import load_base_model
 
-        path = resolve_model_path(system.model_cfg)
-        tokenizer = load_tokenizer(system.model_cfg, path)
-        model = load_causal_lm(system.model_cfg, tokenizer, path)
+        model, tokenizer = load_base_model(system.model_cfg)
     else:
         from socio_re.models.load import load_trained
 

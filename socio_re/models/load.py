@@ -263,6 +263,14 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, total
 
 
+def load_base_model(model_cfg: ModelConfig):
+    """(causal LM, tokenizer) of ``model_cfg`` as published (zero-shot: no adapters, full
+    precision), e.g. the base-model row of a results table."""
+    path = resolve_model_path(model_cfg)
+    tokenizer = load_tokenizer(model_cfg, path)
+    return load_causal_lm(model_cfg, tokenizer, path), tokenizer
+
+
 def load_trained(rc, model_dir: Path):
     """A trained causal LM from a full-model dir or a LoRA adapter dir (on the run's base)."""
     if not model_dir.is_dir():

@@ -199,15 +199,13 @@ def score_base_model(rc: RunConfig, frame, run_dir: Path) -> tuple[dict, dict[st
     """The untrained model (``model.name_or_path``, zero-shot) on the same rows with the same
     decoding and seed: the paper's "base model" row. Metrics as ``base/<split>/<name>``; its
     tables in ``<run_dir>/base_model/``."""
-    from socio_re.models.load import load_causal_lm, load_tokenizer, resolve_model_path
+    from socio_re.models.load import load_base_model
     from socio_re.tasks.socrates.evaluate import evaluate_frame
 
     split = rc.task.eval.split
-    path = resolve_model_path(rc.model)
     log.info("scoring the base model %s zero-shot on the same %d %s rows", rc.model.name,
              len(frame), split)
-    tokenizer = load_tokenizer(rc.model, path)
-    model = load_causal_lm(rc.model, tokenizer, path)
+    model, tokenizer = load_base_model(rc.model)
     named, files = evaluate_frame(model, tokenizer, frame, rc.task, run_dir / BASE_DIR,
                                   prefix=split)
     return ({f"base/{k}": v for k, v in named.items()},
