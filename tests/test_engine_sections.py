@@ -91,7 +91,45 @@ def test_a_misspelt_zero_option_is_named_with_the_right_one():
 
 @pytest.mark.parametrize("strategy", ["zero2", "zero3", "zero3_offload"])
 def test_every_shipped_zero_section_is_accepted(strategy):
-    from socio_re.config.validate import deepspeed_zero_keys
+    from socio_re.config.deepspeed_keys import deepspeed_zero_keys
 
     rc = validate_config(compose([f"strategy={strategy}"]))
     assert set(rc.strategy.deepspeed["zero_optimization"]) <= deepspeed_zero_keys()
+
+
+# --- DeepSpeed's top-level keys: the ones DeepSpeed's own parser reads ------------------------
+
+
+def test_a_misspelt_top_level_deepspeed_key_is_named_with_the_right_one():
+    # DeepSpeed itself would ignore this key silently and train without clipping.
+    with pytest.raises(ConfigError) as excinfo:
+        validate_config(compose(["strategy=zero2", "+strategy.deepspeed.gradient_clipingg=1.0"]))
+    message = str(excinfo.value)
+    assert "strategy.deepspeed.gradient_clipingg" in message
+    assert "did you mean gradient_clipping" in message
+
+
+def test_a_block_deepspeed_removed_gets_deepspeeds_reason():
+    with pytest.raises(ConfigError) as excinfo:
+        validate_config(compose(["strategy=zero3", "+strategy.deepspeed.nebula.enabled=true"]))
+    message = str(excinfo.value)
+    assert "strategy.deepspeed.nebula" in message and "removed" in message
+    assert "\n" not in message
+
+
+def test_the_recorded_top_level_keys_are_what_deepspeed_reads():
+    from socio_re.config.deepspeed_keys import READ_OUTSIDE_THE_PARSER, deepspeed_top_level_keys
+
+    keys = deepspeed_top_level_keys()
+    # read through ``param_dict.keys()``, ``.get`` and ``[...]`` respectively
+    assert {"optimizer", "scheduler", "gradient_clipping", "zero_optimization", "bf16"} <= keys
+    assert keys >= READ_OUTSIDE_THE_PARSER
+    assert "nebula" not in keys and "gradient_clipingg" not in keys
+
+
+@pytest.mark.parametrize("strategy", ["zero2", "zero3", "zero3_offload"])
+def test_every_shipped_deepspeed_section_uses_only_keys_deepspeed_reads(strategy):
+    from socio_re.config.deepspeed_keys import deepspeed_top_level_keys
+
+    rc = validate_config(compose([f"strategy={strategy}"]))
+    assert set(rc.strategy.deepspeed) <= deepspeed_top_level_keys()

@@ -8,7 +8,6 @@ the bad value and what is allowed, and adds the cross-field rules no single type
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from typing import Any
 
@@ -168,42 +167,6 @@ def check_engine_sections(cfg: DictConfig) -> None:
                               if hint is not Any else "a valid value") from None
 
 
-def deepspeed_zero_keys() -> set[str]:
-    """The option names DeepSpeed's own ZeRO config model accepts (fields and their aliases,
-    e.g. ``stage3_prefetch_bucket_size``). Imports DeepSpeed (a few seconds), so it runs only
-    for a config with a DeepSpeed section."""
-    import os
-
-    os.environ.setdefault("DS_ACCELERATOR", "cpu" if not _has_gpu() else "cuda")
-    from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
-
-    fields = DeepSpeedZeroConfig.model_fields
-    return set(fields) | {f.alias for f in fields.values() if f.alias}
-
-
-def _has_gpu() -> bool:
-    from socio_re.config.strategy import visible_gpus
-
-    return visible_gpus() > 0
-
-
-def check_deepspeed_section(cfg: DictConfig) -> None:
-    """``strategy.deepspeed.zero_optimization`` keys against DeepSpeed's own ZeRO model (which
-    forbids unknown keys only when DeepSpeed finally parses the config, inside every rank, as a
-    pydantic traceback); the rest of the section is DeepSpeed's JSON, passed through."""
-    zero = OmegaConf.select(cfg, "strategy.deepspeed.zero_optimization", default=None)
-    if not isinstance(zero, DictConfig):
-        return
-    known = deepspeed_zero_keys()
-    for key in zero:
-        if key not in known:
-            path = f"strategy.deepspeed.zero_optimization.{key}"
-            close = difflib.get_close_matches(str(key), sorted(known), n=3)
-            raise ConfigError(path, zero[key], "an option of DeepSpeed's zero_optimization",
-                              "unknown key" + (f"; did you mean {', '.join(close)}?"
-                                               if close else ""))
-
-
 def validate_config(cfg: DictConfig) -> RunConfig:
     """Merge ``cfg`` into the typed schema and check cross-field rules; raise ConfigError."""
     from socio_re.config.tasks import get_task
@@ -214,6 +177,8 @@ def validate_config(cfg: DictConfig) -> RunConfig:
     schemas = {"task": cfg_mod.TaskConfig, "data": cfg_mod.DataConfig}
 
     check_engine_sections(cfg)
+    from socio_re.config.deepspeed_keys import check_deepspeed_section
+
     check_deepspeed_section(cfg)
     schema = OmegaConf.structured(RunConfig)
     schema.task = OmegaConf.structured(cfg_mod.TaskConfig)
