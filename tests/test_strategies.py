@@ -204,7 +204,10 @@ def test_preempted_multi_process_run_resumes_from_its_sharded_checkpoint(tmp_pat
     args = [f"strategy={strategy}", "debug=preempt", "tracking=none", f"hydra.run.dir={run_dir}"]
     first = run_train(args, tmp_path)
     assert first.returncode == 3, first.stderr[-3000:]
-    assert (run_dir / "checkpoints" / "checkpoint-4").exists()
+    # Every rank's shards are listed in the completeness marker, written once all had saved.
+    marker = run_dir / "checkpoints" / "checkpoint-4" / "socio_re_complete.json"
+    listed = json.loads(marker.read_text())["files"]
+    assert any(("rank1" in f or "_1" in f) for f in listed), sorted(listed)
     second = run_train([*args, "trainer.stop_at_step=null"], tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resuming from" in (run_dir / "run.log").read_text()

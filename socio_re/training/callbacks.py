@@ -1,6 +1,9 @@
-"""Trainer callbacks: step metrics to the tracker, simulated preemption."""
+"""Trainer callbacks: step metrics to the tracker, the checkpoint completeness marker,
+simulated preemption."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
@@ -20,6 +23,23 @@ class TrackerCallback(TrainerCallback):
         self.tracker.log_metrics({f"train/{k}" if not k.startswith("eval_") else
                                   f"val/{k[5:]}": v for k, v in numeric.items()},
                                  step=state.global_step)
+
+
+class CompletenessMarkerCallback(TrainerCallback):
+    """After every checkpoint save: wait for all ranks' writes (sharded formats write on every
+    rank), then rank 0 writes the marker."""
+
+    def on_save(self, args, state, control, **kwargs):
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and path.is_dir():
+            from socio_re.training.checkpoints import write_marker
+
+            write_marker(path, state.global_step)
+        return control
 
 
 class StopAtStepCallback(TrainerCallback):

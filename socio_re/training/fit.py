@@ -19,11 +19,12 @@ def run_callbacks(rc, tracker) -> tuple[list, object | None]:
 def fit(trainer, resume: str, run_dir: Path, tracker=None) -> None:
     """Readable progress, the engine report, then train — from the newest complete checkpoint
     when ``resume`` says so."""
-    from socio_re.training.callbacks import use_compact_progress
+    from socio_re.training.callbacks import CompletenessMarkerCallback, use_compact_progress
     from socio_re.training.checkpoints import resolve_resume
     from socio_re.training.engine_report import ENGINE_FILE, EngineReportCallback
 
     use_compact_progress(trainer)
+    trainer.add_callback(CompletenessMarkerCallback())  # what makes a checkpoint trusted
     trainer.add_callback(EngineReportCallback(trainer, run_dir / ENGINE_FILE, tracker))
     resume_from = resolve_resume(resume, Path(trainer.args.output_dir))
     if resume_from:

@@ -1,5 +1,6 @@
 """The HF Trainer with real FSDP2 on CPU (the report of the engine that ran is in
-:mod:`socio_re.training.engine_report`).
+:mod:`socio_re.training.engine_report`), and no extra step after a resume from the last
+checkpoint.
 
 On a CPU machine accelerate's state is MULTI_CPU, and it only turns FSDP on for GPU-like
 distributed types, so a run that asked for FSDP silently becomes plain DDP. After the accelerator
@@ -22,3 +23,12 @@ class SocioTrainer(Trainer):
             state.fsdp_plugin = FullyShardedDataParallelPlugin(**self.args.fsdp_plugin_args)
             state.distributed_type = DistributedType.FSDP
             self.is_fsdp_enabled = True
+
+    def _run_epoch(self, *args, **kwargs):
+        # Resumed from the checkpoint of the last step (a run killed after training, during its
+        # evaluation), transformers would take one more optimizer step before it checks
+        # max_steps: step 9 of 8, other final weights and metrics. Training is already over.
+        if 0 < self.state.max_steps <= self.state.global_step:
+            self.control.should_training_stop = True
+            return None
+        return super()._run_epoch(*args, **kwargs)
