@@ -47,3 +47,71 @@ class ReportedExit(SystemExit):
     def __init__(self, code: int, line: str):
         super().__init__(code)
         self.line = line
+
+
+class EnvironmentProblem(UserError):
+    """The machine, not the input: a directory that cannot be written, a full disk, a port in
+    use, memory exhausted. One line naming the path or resource and the fix; exit code 1."""
+
+    exit_code = 1
+
+
+# Where a run writes, named in the fix of an error about a path.
+_WHERE = ("give a writable place: hydra.run.dir=<dir> for the run, paths.cache_dir=<dir> (or "
+          "SOCIO_RE_CACHE_DIR) for the cache")
+_SPACE = f"free space there, or {_WHERE}"
+
+
+def _os_errno(exc: BaseException) -> tuple[int, str] | None:
+    """(errno, path) of the OS error behind ``exc``: the exception itself, one it was raised
+    from (``raise ... from``), or a Rust library's I/O error ("... (os error 28)": safetensors,
+    tokenizers). Not the implicit ``__context__``: a bug raised while handling an OS error is
+    still a bug."""
+    import re
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno:
+            path = str(exc.filename or "")
+            return exc.errno, f"{path} -> {exc.filename2}" if exc.filename2 else path
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        if found:
+            return int(found.group(1)), ""
+        exc = exc.__cause__  # type: ignore[assignment]
+    return None
+
+
+def environment_problem(exc: BaseException) -> EnvironmentProblem | None:
+    """The one-line :class:`EnvironmentProblem` for an OS-level failure, or None when ``exc``
+    is not one (a bug keeps its traceback)."""
+    import errno
+    import os
+
+    if isinstance(exc, MemoryError):
+        return EnvironmentProblem(
+            "out of memory on this host: lower trainer.per_device_train_batch_size or "
+            "data.max_length, use finetune=lora, or run where more memory is free")
+    found = _os_errno(exc)
+    if found is None:
+        return None
+    code, path = found
+    fixes = {
+        errno.EACCES: ("permission denied", f"{_WHERE}, or fix its permissions"),
+        errno.EPERM: ("operation not permitted", _WHERE),
+        errno.EROFS: ("read-only file system", _WHERE),
+        errno.ENOSPC: ("no space left on the device", _SPACE),
+        errno.EDQUOT: ("disk quota exceeded", _SPACE),
+        errno.ENOENT: ("no such file or directory", "check the path"),
+        errno.ENOTDIR: ("not a directory", "a file is where a directory should be"),
+        errno.EISDIR: ("is a directory", "a directory is where a file should be"),
+        errno.EADDRINUSE: ("address already in use", "another process holds the port: set "
+                           "MASTER_PORT=<a free port>, or stop the other run"),
+        errno.EMFILE: ("too many open files", "raise the limit: ulimit -n 65536"),
+        errno.ENOMEM: ("out of memory", "lower the batch size, or free memory"),
+    }
+    label, fix = fixes.get(code, (os.strerror(code).lower(), "an operating-system error"))
+    not_a_path = code in (errno.EADDRINUSE, errno.EMFILE, errno.ENOMEM)
+    where = f": {path}" if path else "" if not_a_path else \
+        " (where this run writes: hydra.run.dir, paths.cache_dir)"
+    return EnvironmentProblem(f"{label}{where}; {fix}")

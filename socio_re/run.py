@@ -16,8 +16,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from socio_re.config.validate import validate_config
+from socio_re.errors import UserError
 from socio_re.execute import SUMMARY_FILE, execute
-from socio_re.sweeps.state import clear_done, write_done
+from socio_re.sweeps.state import clear_done, read_done, write_done
+from socio_re.utils.files import read_json_or_none
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,6 @@ def prepare_shared(rc, run_dir: Path) -> None:
     any rank starts, and fail fast on start-up mistakes: those leave no run folder and no
     tracked run behind."""
     from socio_re.config.strategy import visible_gpus
-    from socio_re.errors import UserError
     from socio_re.tasks import get_task
 
     if not visible_gpus():  # chosen, not guessed: DeepSpeed warns in every process otherwise
@@ -71,6 +72,44 @@ def freeze_config(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return resolved  # type: ignore[return-value]
 
 
+# Keys that may differ between the finished run and the same command typed again.
+_RERUN_KEYS = ("resume", "trainer.stop_at_step")
+
+
+def report_finished(cfg: DictConfig, run_dir: Path, done: dict[str, Any]) -> dict[str, Any]:
+    """The run in ``run_dir`` finished (its ``done.json``): show its summary instead of training
+    again over it, and say how to train again. Nothing in the directory is touched."""
+    from socio_re.tracking.params import flatten
+    from socio_re.utils.console import print_summary, setup_logging
+
+    setup_logging()  # the console only: nothing is written into the finished run's directory
+    summary = read_json_or_none(run_dir / SUMMARY_FILE) or {}
+    saved = _saved_config(run_dir / "config.yaml")
+    now = flatten(OmegaConf.to_container(cfg, resolve=True))
+    changed = sorted(k for k in set(now) | set(saved or {})
+                     if not k.startswith(_RERUN_KEYS) and (saved or {}).get(k) != now.get(k))
+    print_summary(done.get("metrics", {}), run_dir,
+                  {k: Path(v) for k, v in summary.get("outputs", {}).items()},
+                  done.get("tracking", ""), engine=summary.get("engine"),
+                  run_name=summary.get("run_name"), report=summary.get("report") or "")
+    if saved is not None and changed:
+        log.warning("this command differs from the finished run's config in %s; nothing was "
+                    "trained: to train with it, give a new hydra.run.dir", ", ".join(changed[:6]))
+    log.info("%s holds a finished run (done.json): shown above, nothing trained again; to train "
+             "again over it: resume=never, or a new hydra.run.dir", run_dir)
+    return done.get("metrics", {})
+
+
+def _saved_config(path: Path) -> dict[str, Any] | None:
+    """The flattened config saved as YAML in ``path``, or None when unreadable."""
+    from socio_re.tracking.params import flatten
+
+    try:
+        return flatten(OmegaConf.to_container(OmegaConf.load(path), resolve=True))
+    except Exception:  # a config cut short: compare nothing rather than fail the report
+        return None
+
+
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Validate, freeze, then run in place (one process) or spawn the strategy's ranks."""
     from socio_re.utils.console import print_config_tree, print_summary, setup_logging
@@ -84,6 +123,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise
     # Record what "null = all visible GPUs" meant on this machine.
     cfg.strategy.num_processes = rc.strategy.num_processes
+    finished = read_done(run_dir) if rc.resume != "never" else None
+    if finished:
+        return report_finished(cfg, run_dir, finished)
     resolved = freeze_config(cfg, run_dir)
     clear_done(run_dir)  # this attempt is not done until it writes the marker again
     setup_logging(run_dir)
@@ -93,7 +135,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if rc.strategy.num_processes > 1:
         from socio_re.launch.spawn import launch
 
-        launch(run_dir, rc.strategy.num_processes, rc.strategy.devices)
+        try:
+            launch(run_dir, rc.strategy.num_processes, rc.strategy.devices)
+        except UserError:
+            _remove_if_fresh(run_dir)  # e.g. the rendezvous port in use: nothing was trained
+            raise
         summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     else:
         summary = execute(rc, resolved, run_dir)

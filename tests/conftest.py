@@ -16,11 +16,15 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def cache_dir(tmp_path_factory) -> Path:
-    """One cache (tiny model, sample data, prepared splits) shared by the whole session."""
+    """One cache (tiny model, sample data, prepared splits) shared by the whole session; set
+    for the whole process too, so a module-scoped fixture (set up before any test's own
+    environment) does not build a second one in the checkout's .cache."""
     path = os.environ.get("SOCIO_RE_TEST_CACHE")
-    return Path(path) if path else tmp_path_factory.mktemp("cache")
+    path = Path(path) if path else tmp_path_factory.mktemp("cache")
+    os.environ["SOCIO_RE_CACHE_DIR"] = str(path)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,22 @@ def rendezvous() -> tuple[int, int, str, int]:
 
         env = slurm_rendezvous_env(os.environ)
         return env["nnodes"], env["node_rank"], env["master_addr"], env["master_port"]
-    return 1, 0, "127.0.0.1", free_port()
+    # MASTER_PORT, as with torchrun, when the user must pick the port (a firewall); else any
+    # free one.
+    return 1, 0, "127.0.0.1", int(os.environ.get("MASTER_PORT") or free_port())
+
+
+def check_port_free(port: int) -> None:
+    """The rank-0 node hosts the rendezvous on ``port``; if another process holds it, torch's
+    store would connect to that process instead and fail a minute later with C++ frames."""
+    from socio_re.errors import environment_problem
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("", port))
+        except OSError as exc:
+            exc.filename = f"rendezvous port {port}"
+            raise environment_problem(exc) from None
 
 
 class WorkerFailed(Exception):
@@ -54,6 +69,8 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None
     os.environ[WORKER_ENV] = "1"  # inherited by the ranks
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // num_processes)))
     nnodes, node_rank, addr, port = rendezvous()
+    if node_rank == 0:
+        check_port_free(port)
     log.info(
         "starting %d processes%s; they meet at %s:%d (each imports torch and the model code "
         "first, about 10-20 s on CPU)", num_processes * nnodes,

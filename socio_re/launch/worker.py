@@ -14,7 +14,7 @@ def worker_main(run_dir: str) -> None:
     from omegaconf import OmegaConf
 
     from socio_re.config.validate import validate_config
-    from socio_re.errors import RunInterrupted, UserError
+    from socio_re.errors import RunInterrupted, UserError, environment_problem
     from socio_re.execute import execute
     from socio_re.launch.distributed import init_deepspeed, rank
     from socio_re.utils.console import setup_logging
@@ -33,11 +33,13 @@ def worker_main(run_dir: str) -> None:
             init_deepspeed(rc.strategy)
         execute(rc, OmegaConf.to_container(cfg, resolve=True), path)
     except BaseException as exc:
+        # A full disk or a port in use in a rank is one line too, as in a single process.
+        problem = environment_problem(exc) if isinstance(exc, Exception) else None
         errors = path / "worker_errors"
         errors.mkdir(exist_ok=True)
         (errors / f"rank{rank():03d}.json").write_text(json.dumps({
-            "rank": rank(), "type": type(exc).__name__, "message": str(exc),
-            "user_error": isinstance(exc, UserError),
+            "rank": rank(), "type": type(exc).__name__, "message": str(problem or exc),
+            "user_error": isinstance(exc, UserError) or problem is not None,
             "interrupted": isinstance(exc, RunInterrupted),
             "traceback": _clip("".join(traceback.format_exception(exc)))}))
         if isinstance(exc, RunInterrupted):
