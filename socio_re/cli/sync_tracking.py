@@ -9,6 +9,10 @@ there is continued (else a new one is created), then tags, params not there yet,
 artifacts and the final status are sent. The record is then renamed ``mlflow_offline.uploaded``
 and ``tracking.json`` names the run, so a resumed job continues it and running this again
 uploads nothing twice.
+
+A local sqlite store is made ready first, under its lock (created if new; repaired if a schema
+upgrade stopped halfway: :func:`socio_re.tracking.store.prepare_store`); one that cannot be
+repaired is one line naming the file and the fix, exit 2.
 """
 
 from __future__ import annotations

@@ -166,17 +166,57 @@ def processes_per_job(cfg) -> int:
     return 0  # null: every visible GPU (or 2 on CPU), resolved below
 
 
+def explicit_max_parallel(cfg) -> int | None:
+    """``sweep.max_parallel`` as set (None: null, as many as fit)."""
+    from socio_re.errors import ConfigError
+
+    wanted = cfg.sweep.get("max_parallel")
+    if wanted is None:
+        return None
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+        raise ConfigError("sweep.max_parallel", wanted,
+                          "a number of jobs at once (1 or more), or null for as many as the "
+                          "CPU cores or GPUs fit")
+    return wanted
+
+
+def oversubscription_warning(wanted: int, fits: int, per_job: int, gpus: list[int]) -> str | None:
+    """One line when ``wanted`` jobs at once need more GPUs (jobs on GPUs) or CPU cores than
+    this machine has; None when they fit."""
+    if wanted <= fits:
+        return None
+    unit, have = ("GPUs", len(gpus)) if gpus else ("CPU cores", os.cpu_count() or 1)
+    share = "share GPUs and may run out of GPU memory" if gpus else \
+        "share the cores and each runs slower"
+    return (f"sweep.max_parallel={wanted}: {wanted} jobs at once x {per_job} "
+            f"{'GPUs' if gpus else 'processes'} each need {wanted * per_job} {unit}, this "
+            f"machine has {have}; the jobs will {share} (null runs {fits} at a time)")
+
+
 def parallel_slots(cfg, gpus: list[int]) -> tuple[int, int]:
-    """(jobs at once, GPUs per job). A job that needs N processes gets N GPUs (or N cores)."""
+    """(jobs at once, GPUs per job). A job that needs N processes gets N GPUs (or N cores).
+    ``sweep.max_parallel=null``: as many jobs as fit (at least one). An explicit value is
+    honoured, even past what fits: then one warning says what the jobs will share."""
     per_job = processes_per_job(cfg)
     if gpus:
         per_job = per_job or len(gpus)
-        slots = max(1, len(gpus) // per_job)
+        fits = max(1, len(gpus) // per_job)
     else:
         per_job = per_job or 2
-        slots = max(1, (os.cpu_count() or 1) // per_job)
-    wanted = cfg.sweep.get("max_parallel")
-    return (min(slots, int(wanted)) if wanted else slots), (per_job if gpus else 0)
+        fits = max(1, (os.cpu_count() or 1) // per_job)
+    wanted = explicit_max_parallel(cfg)
+    if wanted is None:
+        return fits, (per_job if gpus else 0)
+    warning = oversubscription_warning(wanted, fits, per_job, gpus)
+    if warning:
+        log.warning(warning)
+    return wanted, (per_job if gpus else 0)
+
+
+def pick_gpus(load: dict[int, int], n: int) -> list[int]:
+    """The ``n`` GPUs running the fewest jobs now (the lowest ids first among equals): distinct
+    free GPUs while they last, shared ones only when sweep.max_parallel asks for more jobs."""
+    return sorted(load, key=lambda gpu: load[gpu])[:n]
 
 
 def _varying(job_overrides) -> list[list[str]]:
@@ -207,13 +247,15 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     with open_dict(cfg):
         cfg.hydra.sweep.dir = str(sweep_dir)  # pickled with the launcher into every job
     sweep_id = f"{cfg.task.name}/{sweep_dir.name}"
+    local = launcher._EXECUTOR == "local"
+    gpus = visible_gpu_ids() if local else []
+    # Before the parent run: a wrong sweep.max_parallel stops here, with no run left RUNNING.
+    explicit_max_parallel(cfg)
+    slots, gpus_per_job = parallel_slots(cfg, gpus) if local else (0, 0)  # SLURM: its array
     parent, uri, experiment = _open_tracking(launcher, sweep_id, sweep_dir)
     records, to_run = _plan_jobs(job_overrides, sweep_dir, initial_job_idx,
                                  cfg.sweep.get("rerun", "unfinished"))
 
-    local = launcher._EXECUTOR == "local"
-    gpus = visible_gpu_ids() if local else []
-    slots, gpus_per_job = parallel_slots(cfg, gpus)
     skipped = sum(r.status == "skipped" for r in records)
     log.info("sweep %s: %d jobs (%d already done, %d to run, %s) in %s", sweep_id,
              len(records), skipped, len(to_run),
@@ -311,13 +353,16 @@ def _collect(job, rec: JobRecord, sweep_dir: Path, results: dict) -> None:
 
 def _run_here(launcher, executor, pending: list, running: list, params, slots: int,
               gpus: list[int], gpus_per_job: int, collect) -> None:
-    """This machine: ``slots`` jobs at a time, each on its own GPUs when there are any;
-    ``running`` is shared with the caller (a Ctrl-C stops what is in it)."""
-    free = list(gpus)
+    """This machine: ``slots`` jobs at a time, each on its own GPUs when there are any (shared
+    only when more jobs than fit were asked for); ``running`` is shared with the caller (a
+    Ctrl-C stops what is in it)."""
+    load = dict.fromkeys(gpus, 0)  # jobs running on each GPU
     while pending or running:
         while pending and len(running) < slots:
             rec, job = pending.pop(0)
-            ids = [free.pop(0) for _ in range(gpus_per_job)] if gpus_per_job else []
+            ids = pick_gpus(load, gpus_per_job) if gpus_per_job else []
+            for gpu in ids:
+                load[gpu] += 1
             if gpus_per_job:
                 executor.update_parameters(gpus_per_node=gpus_per_job, visible_gpus=ids)
             running.append((executor.submit(launcher, *params(rec, job)), rec, ids))
@@ -326,15 +371,16 @@ def _run_here(launcher, executor, pending: list, running: list, params, slots: i
         for item in [r for r in running if r[0].done()]:
             running.remove(item)
             collect(item[0], item[1])
-            free.extend(item[2])
+            for gpu in item[2]:
+                load[gpu] -= 1
             print(f"job #{item[1].num} {item[1].name}: {item[1].status}", flush=True)
 
 
 def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect) -> None:
     """One SLURM job array (at most ``sweep.max_parallel`` at once), waited for job by job."""
-    wanted = cfg.sweep.get("max_parallel")
+    wanted = explicit_max_parallel(cfg)
     if wanted:
-        executor.update_parameters(slurm_array_parallelism=int(wanted))
+        executor.update_parameters(slurm_array_parallelism=wanted)
     columns = zip(*(params(r, j) for r, j in pending), strict=True)
     jobs = executor.map_array(launcher, *columns)
     for job, (rec, _) in zip(jobs, pending, strict=True):

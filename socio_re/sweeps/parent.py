@@ -28,7 +28,9 @@ AGGREGATED_PREFIXES = ("val/", "test/", "objective")
 def open_parent(uri: str, experiment: str, sweep_id: str, sweep_dir: Path,
                 tags: dict[str, str]) -> str | None:
     """The sweep's parent run id: the one recorded in ``sweep.json`` (a re-run of the same
-    sweep), else a new run. None when the store cannot be reached (the jobs still run)."""
+    sweep), else a new run. None when the store cannot be reached (the jobs still run); a local
+    store broken beyond repair raises :class:`~socio_re.tracking.store.BrokenStore` (every job
+    would stop on it too)."""
     from socio_re.tracking.store import connect
 
     info_path = sweep_dir / SWEEP_FILE
@@ -90,11 +92,10 @@ def aggregate_sweep(uri: str, experiment: str, sweep_id: str, parent_run_id: str
                     sweep_dir: Path | None = None) -> dict[str, Any]:
     """Compute the aggregate from the children's tags and metrics, log it on the parent (made
     if missing), write ``aggregate.json`` into the sweep directory when known; return it."""
-    import mlflow
-
     from socio_re.errors import UserError
+    from socio_re.tracking.store import open_client
 
-    client = mlflow.MlflowClient(uri)
+    client = open_client(uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         raise UserError(f"no MLflow experiment {experiment!r} at {uri}; pass --experiment "
@@ -131,9 +132,9 @@ def aggregate_sweep(uri: str, experiment: str, sweep_id: str, parent_run_id: str
 
 def finish_parent(uri: str, parent_run_id: str, status: str) -> None:
     try:
-        import mlflow
+        from socio_re.tracking.store import open_client
 
-        mlflow.MlflowClient(uri).set_terminated(parent_run_id, status=status)
+        open_client(uri).set_terminated(parent_run_id, status=status)
     except Exception as exc:
         log.warning("could not close the MLflow parent run %s: %s", parent_run_id, exc)
 
@@ -154,9 +155,9 @@ def mark_interrupted(uri: str, parent_run_id: str, sweep_id: str,
     ``children=False`` only the parent (SLURM jobs keep running and close their own runs).
     Returns the ids of the child runs marked."""
     try:
-        import mlflow
+        from socio_re.tracking.store import open_client
 
-        client = mlflow.MlflowClient(uri)
+        client = open_client(uri)
         killed = [r.info.run_id for r in running_children(client, parent_run_id, sweep_id)
                   ] if children else []
         for run_id in killed:

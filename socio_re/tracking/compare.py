@@ -86,14 +86,15 @@ def lower_is_better(metric: str, task: str | None = None) -> bool:
 def open_client(uri: str) -> MlflowClient:
     """A client for an existing store. Opening a missing sqlite file or directory would quietly
     create an empty store (and report "no experiments"), so a typo fails here instead."""
-    import mlflow
     from mlflow.exceptions import MlflowException
+
+    from socio_re.tracking import store
 
     fix = ("pass --tracking-uri (e.g. sqlite:///path/to/mlflow.db) or set MLFLOW_TRACKING_URI; "
            "the default is mlflow.db in the working directory")
     _check_local_store(uri, fix)
     try:
-        client = mlflow.MlflowClient(uri)
+        client = store.open_client(uri)  # a store left half-migrated is repaired first
         client.search_experiments(max_results=1)
     except MlflowException as exc:
         raise UserError(f"cannot read the MLflow store {uri}: {_first_line(exc)}; {fix}") from exc

@@ -1,8 +1,8 @@
 """Hydra callbacks for sweeps.
 
-Several sweep jobs creating a fresh MLflow sqlite store at the same moment collide on schema
-creation and crash; creating the store and the experiment once, in the launching process before
-any job starts, avoids it (concurrent writers on an existing store are fine).
+The launching process creates the MLflow store (a local one under its lock, see
+:func:`socio_re.tracking.store.prepare_store`) and the experiment before any job starts, so the
+jobs find both ready instead of all creating them at once.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ class PrepareTrackingStore(Callback):
             default_tracking_uri()
         name = OmegaConf.select(config, "tracking.experiment_name", default=None) or \
             OmegaConf.select(config, "task.name", default="default")
-        from socio_re.tracking.store import connect
+        from socio_re.tracking.store import BrokenStore, connect
 
-        store = connect(uri, name)  # the experiment exists before the jobs race to create it
+        try:
+            store = connect(uri, name)  # the experiment exists before the jobs race to create it
+        except BrokenStore:
+            return  # Hydra would turn it into a warning; the launcher's parent run reports it
         if isinstance(store, str):  # the jobs keep their tracking data offline and warn
             log.warning("MLflow store %s not ready (%s); jobs record offline", uri, store)
         # Jobs find the same store even if they start elsewhere.

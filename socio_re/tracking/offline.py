@@ -396,9 +396,9 @@ def _upload_artifacts(client, run_id: str, record: OfflineRecord, notes: list[st
 def _upload(record: OfflineRecord, run: dict[str, Any], uri: str) -> UploadResult:
     """Send one record to ``uri`` in phases (run, tags and params, metrics, artifacts, status),
     each resumable: an interrupted upload continues where it stopped."""
-    import mlflow
+    from socio_re.tracking.store import open_client
 
-    client = mlflow.MlflowClient(uri)
+    client = open_client(uri)  # a local store created or repaired first, under its lock
     experiment = run["experiment"]
     state_file = record.dir / SYNC_STATE_FILE
     run_id, state = _target_run(client, record, run, uri, state_file)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from socio_re.config.schema import TrackingConfig
 from socio_re.tracking.store import (
+    BrokenStore,
     default_tracking_uri,
     recorded_run_id,
     write_run_id_file,
@@ -60,6 +61,8 @@ class MlflowTracker(Tracker):
     is kept in ``<run_dir>/mlflow_offline/`` (:mod:`socio_re.tracking.offline`) for
     ``python -m socio_re.cli.sync_tracking RUN_DIR`` to upload later. Once offline the tracker
     stays offline for the rest of the job, so no later call waits on a dead server again.
+    The one exception, before training starts: a local store broken beyond repair
+    (:class:`~socio_re.tracking.store.BrokenStore`) ends the job with one line naming the file.
 
     A resumed job with a record not uploaded yet uploads it first when the server answers again,
     then continues that run online; otherwise it appends to the record."""
@@ -85,6 +88,10 @@ class MlflowTracker(Tracker):
                 log.info("uploading the offline MLflow record of an earlier attempt")
                 offline.upload_record(self._run_dir, self.uri)
             self._start(experiment, run_name)
+        except BrokenStore:
+            # A local store that cannot be repaired: a record kept offline could not be
+            # uploaded into it either. One line saying which file and what to do, exit 2.
+            raise
         except Exception as exc:
             self._go_offline(offline.one_line(exc))
 
