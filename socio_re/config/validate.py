@@ -167,6 +167,20 @@ def check_engine_sections(cfg: DictConfig) -> None:
                               if hint is not Any else "a valid value") from None
 
 
+def check_sections_are_mappings(cfg: DictConfig) -> None:
+    """``trainer: 3`` (a value where a section belongs, e.g. in an experiment file) named as
+    such; OmegaConf's own message for it names no key."""
+    for field in dataclasses.fields(RunConfig):
+        if not dataclasses.is_dataclass(field.type if not isinstance(field.type, str) else
+                                        typing.get_type_hints(RunConfig).get(field.name)):
+            continue
+        if field.name in cfg and not isinstance(cfg[field.name], DictConfig):
+            kind = {int: "a number", float: "a number", str: "a string", bool: "a boolean"}.get(
+                type(cfg[field.name]), "a list")
+            raise ConfigError(field.name, cfg[field.name], f"a mapping of {field.name} settings",
+                              f"{kind} where the {field.name} section belongs")
+
+
 def validate_config(cfg: DictConfig) -> RunConfig:
     """Merge ``cfg`` into the typed schema and check cross-field rules; raise ConfigError."""
     from socio_re.config.tasks import get_task
@@ -176,6 +190,7 @@ def validate_config(cfg: DictConfig) -> RunConfig:
     cfg_mod = spec.config_module()
     schemas = {"task": cfg_mod.TaskConfig, "data": cfg_mod.DataConfig}
 
+    check_sections_are_mappings(cfg)
     check_engine_sections(cfg)
     from socio_re.config.deepspeed_keys import check_deepspeed_section
 

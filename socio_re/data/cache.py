@@ -57,6 +57,19 @@ def files_present(*names: str) -> ContentCheck:
     return check
 
 
+def holds_other_files(path: str | Path) -> bool:
+    """Whether ``path`` exists and is neither a cache entry (it has no completion marker) nor
+    an empty folder: a file or folder of the user's own, which :func:`build_once` must never
+    replace. (A sample is generated into ``data.path``, so ``data.path=/my/data`` with a
+    sample config would otherwise delete /my/data.)"""
+    path = Path(path).expanduser()
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        return True
+    return not (path / COMPLETE_MARKER).exists() and any(path.iterdir())
+
+
 def is_complete(path: Path, check: ContentCheck | None = None) -> bool:
     path = Path(path)
     return (path / COMPLETE_MARKER).exists() and (check is None or check(path) is None)

@@ -81,7 +81,7 @@ def write_split_files(
     return paths
 
 
-def _split_paths(directory: Path) -> list[Path]:
+def split_paths(directory: Path) -> list[Path]:
     """split_0.json ... split_{k-1}.json, checked to be contiguous from 0."""
     found = {}
     for path in directory.glob("split_*.json"):
@@ -108,16 +108,21 @@ def folds_from_split_files(
     """
     directory = Path(directory)
     if not directory.is_dir():
+        if directory.exists():
+            raise DataError(f"{directory} is a file; data.format=split_files reads a directory "
+                            "of split_0.json ... split_N.json (+ test.json): point data.path at "
+                            "that directory")
         raise DataError(f"split directory {directory} does not exist")
     fold_of: dict[str, int] = {}
     everything: list[Instance] = []
-    for fold, path in enumerate(_split_paths(directory)):
+    for fold, path in enumerate(split_paths(directory)):
         part = read_split_file(path)
         for inst in part:
             if fold_of.setdefault(inst.abstract_id, fold) != fold:
                 raise DataError(
-                    f"abstract {inst.abstract_id} appears in split_{fold_of[inst.abstract_id]}"
-                    f".json and {path.name}; folds must be grouped by abstract"
+                    f"{directory}: abstract {inst.abstract_id} appears in split_"
+                    f"{fold_of[inst.abstract_id]}.json and {path.name}; folds must be grouped "
+                    "by abstract: keep its records in one split file"
                 )
         everything.extend(part)
     test_path = directory / TEST_FILE

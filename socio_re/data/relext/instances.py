@@ -15,6 +15,7 @@ from pathlib import Path
 
 from socio_re.data.relext.documents import LABELS, NOT, Document, Mention, Relation
 from socio_re.data.relext.sentences import sentence_spans
+from socio_re.data.text import read_text
 from socio_re.errors import ConfigError, DataError
 
 Span = tuple[int, int, str]  # [start, end) into Instance.text, entity type of that mention
@@ -326,9 +327,9 @@ def _from_record(rec: object) -> Instance:
     missing = [f for f in FIELDS if f not in rec]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(missing)}")
-    if rec["type"] not in LABELS:
+    if not isinstance(rec["type"], str) or rec["type"] not in LABELS:
         raise ValueError(f"type {rec['type']!r} is not one of {LABELS}")
-    if rec["novel"] not in _NOVEL_FROM_JSON:
+    if not isinstance(rec["novel"], (str, type(None))) or rec["novel"] not in _NOVEL_FROM_JSON:
         raise ValueError(f"novel {rec['novel']!r} is not 'Novel', 'No' or null")
     if not isinstance(rec["text"], str):
         raise ValueError("text must be a string")
@@ -349,14 +350,20 @@ def _from_record(rec: object) -> Instance:
 def read_split_file(path: str | Path) -> list[Instance]:
     """Read and validate one split file; any problem is a DataError naming file and record."""
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"split file {path} does not exist")
+    text = read_text(path, "split file")
+    if not text.strip():
+        raise DataError(f"split file {path} is empty; expected a JSON list of records (an "
+                        "empty fold is [])")
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"split file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"split file {path} is not readable JSON: {err}") from None
+        records = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"split file {path}:{err.lineno}: invalid JSON ({err.msg}); fix or "
+                        "re-export the file") from None
     if not isinstance(records, list):
-        raise DataError(f"split file {path} must hold a JSON list of records")
+        raise DataError(f"split file {path} must hold a JSON list of records, found a JSON "
+                        f"{type(records).__name__}")
     out = []
     for index, rec in enumerate(records):
         try:

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from socio_re.data.socsci.schema import COLUMNS, DEMOGRAPHIC, REQUIRED_COLUMNS
+from socio_re.data.text import read_text, text_lines
 from socio_re.errors import DataError
 
 # "owner/name" as the hub spells repository ids.
@@ -48,6 +50,34 @@ def iter_frames(path: str, *, revision: str | None = None, columns: Sequence[str
     ``batch_rows`` rows (``None``: one frame per file), in file order, so that a dataset of
     any size passes through bounded memory. ``columns`` restricts what is decoded (the
     required columns are always checked first). At least one frame is yielded."""
+    for located in iter_located_frames(path, revision=revision, columns=columns,
+                                       batch_rows=batch_rows):
+        yield located.frame
+
+
+@dataclass
+class LocatedFrame:
+    """A batch of rows and where they came from, so that a bad row can be named."""
+
+    frame: pd.DataFrame
+    source: str             # the file (or hub id) the rows were read from
+    first_row: int          # 0-based position of the batch's first row in that source
+    lines: Sequence[int] | None = None  # JSON lines: the file line of each row of the source
+
+    def locate(self, position: int) -> str:
+        """``FILE line N`` (JSON lines, 1-based), ``FILE record index N`` (a JSON array) or
+        ``FILE row index N`` (parquet, hub; 0-based) for the row at ``position`` here."""
+        index = self.first_row + int(position)
+        if self.lines is not None:
+            return f"{self.source} line {self.lines[index]}"
+        kind = "record" if self.source.endswith((".json", ".jsonl")) else "row"
+        return f"{self.source} {kind} index {index}"
+
+
+def iter_located_frames(path: str, *, revision: str | None = None,
+                        columns: Sequence[str] | None = None,
+                        batch_rows: int | None = 100_000) -> Iterator[LocatedFrame]:
+    """:func:`iter_frames` with each batch's source file and row positions."""
     local = Path(path).expanduser()
     if local.exists():
         sources = _local_sources(local)
@@ -62,16 +92,18 @@ def iter_frames(path: str, *, revision: str | None = None, columns: Sequence[str
         yield from _frames_of(where, open_source, columns, batch_rows)
 
 
-def _frames_of(where, open_source, columns, batch_rows) -> Iterator[pd.DataFrame]:
+def _frames_of(where, open_source, columns, batch_rows) -> Iterator[LocatedFrame]:
     """Batches of one file (or of the hub table), every read error turned into a DataError."""
     try:
         source = open_source()
-        if isinstance(source, pd.DataFrame):  # JSON: parsed whole, then cut into batches
+        if isinstance(source, tuple):  # JSON: parsed whole, then cut into batches
+            source, lines = source
             _check_columns(source.columns, str(where))
             cols = [c for c in columns if c in source.columns] if columns else source.columns
             step = batch_rows or max(len(source), 1)
             for start in range(0, max(len(source), 1), step):
-                yield source[cols].iloc[start:start + step].reset_index(drop=True)
+                yield LocatedFrame(source[cols].iloc[start:start + step].reset_index(drop=True),
+                                   str(where), start, lines)
             return
         names = source.schema_arrow.names if hasattr(source, "schema_arrow") else \
             source.schema.names
@@ -84,14 +116,16 @@ def _frames_of(where, open_source, columns, batch_rows) -> Iterator[pd.DataFrame
             batches = [source.read(columns=cols)]
         else:
             batches = source.iter_batches(batch_size=batch_rows, columns=cols)
-        empty = True
+        start = 0
         for batch in batches:
-            empty = False
-            yield _arrow_to_pandas(batch if isinstance(batch, pa.Table)
-                                   else pa.Table.from_batches([batch]))
-        if empty:
+            frame = _arrow_to_pandas(batch if isinstance(batch, pa.Table)
+                                     else pa.Table.from_batches([batch]))
+            yield LocatedFrame(frame, str(where), start)
+            start += len(frame)
+        if not start:
             schema = source.schema_arrow if hasattr(source, "schema_arrow") else source.schema
-            yield _arrow_to_pandas(schema.empty_table().select(cols or schema.names))
+            yield LocatedFrame(_arrow_to_pandas(schema.empty_table().select(cols or schema.names)),
+                               str(where), 0)
     except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"cannot read data file {where}: {reason}; replace or remove the "
@@ -176,31 +210,45 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     return df
 
 
-def _read_json(f: Path) -> pd.DataFrame:
-    """Read JSON lines, or one JSON array of records (``.json`` files may be either)."""
-    with f.open(encoding="utf-8") as fh:
-        text = fh.read()
+def _read_json(f: Path) -> tuple[pd.DataFrame, list[int] | None]:
+    """Read JSON lines, or one JSON array of records (``.json`` files may be either), as
+    ``(frame, lines)``: UTF-8 with or without a BOM, any line ending, blank lines skipped;
+    ``lines`` holds the file line of each row (None for a JSON array)."""
+    text = read_text(f, "data file")
     stripped = text.lstrip()
+    if not stripped:
+        raise ValueError("the file is empty; expected JSON objects, one per line")
     if stripped.startswith("["):
-        records = json.loads(stripped)
+        try:
+            records = json.loads(stripped)
+        except json.JSONDecodeError as e:
+            skipped = text.count("\n", 0, len(text) - len(stripped))  # blank lines before "["
+            raise ValueError(f"line {e.lineno + skipped} is not valid JSON ({e.msg})") from e
+        lines = None
     else:
-        records = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        records, lines = [], []
+        for lineno, line in enumerate(text_lines(text), start=1):
             if not line.strip():
                 continue
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as e:
                 raise ValueError(f"line {lineno} is not valid JSON ({e.msg})") from e
-    if not records or not all(isinstance(r, dict) for r in records):
+            lines.append(lineno)
+    if not records:
         raise ValueError("expected JSON objects, one per row")
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
+    if bad is not None:
+        at = f"line {lines[bad]}" if lines is not None else f"record index {bad}"
+        raise ValueError(f"{at} holds a JSON {type(records[bad]).__name__}, expected an object "
+                         "with the SocSci210 columns")
     df = pd.DataFrame.from_records(records)
     if DEMOGRAPHIC in df.columns:
         # NaN from rows without the key -> None, so the column is "dict or None" like parquet's.
         df[DEMOGRAPHIC] = pd.Series(
             [d if isinstance(d, dict) else None for d in df[DEMOGRAPHIC]], dtype=object
         )
-    return df
+    return df, lines
 
 
 def _check_columns(names, where: str) -> None:

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from socio_re.data.socsci.load import _arrow_to_pandas, iter_frames
+from socio_re.data.socsci.load import _arrow_to_pandas, iter_frames, iter_located_frames
 from socio_re.data.socsci.schema import (
     CONDITION_NUM,
     PARTICIPANT,
@@ -40,6 +40,7 @@ from socio_re.data.socsci.validate import (
     check_threshold_arg,
     clean_batch,
     enforce_threshold,
+    first_malformed,
     merge_reports,
 )
 from socio_re.errors import DataError
@@ -68,17 +69,23 @@ def split_to_disk(path: str, out_dir: Path, *, revision: str | None, kind: str, 
     check_threshold_arg(max_malformed_fraction)
     mapping = (load_official_mapping(path, official, revision=revision)
                if kind == "official" else None)
-    reports, keys = [], []
-    for frame in tqdm(iter_frames(path, revision=revision, columns=REQUIRED_COLUMNS,
-                                  batch_rows=batch_rows), desc="validating", unit="batch",
-                      leave=False):
-        clean, report = clean_batch(frame)
+    reports, keys, sources, first = [], [], [], None
+    for located in tqdm(iter_located_frames(path, revision=revision, columns=REQUIRED_COLUMNS,
+                                            batch_rows=batch_rows), desc="validating",
+                        unit="batch", leave=False):
+        clean, report = clean_batch(located.frame)
         reports.append(report)
         keys.append(clean[KEY_COLUMNS])
+        if located.source not in sources:
+            sources.append(located.source)
+        if report["malformed"] and first is None:
+            position, reason = first_malformed(located.frame)
+            first = f"{located.locate(position)} ({reason})"
     report = merge_reports(reports)
     if report["total"] == 0:
-        raise DataError("the dataset has 0 rows; check data.path")
-    enforce_threshold(report, max_malformed_fraction)
+        where = sources[0] if len(sources) == 1 else f"the {len(sources)} data files of {path}"
+        raise DataError(f"{where} holds 0 rows; point data.path at the dataset's data files")
+    enforce_threshold(report, max_malformed_fraction, first)
 
     key_frame = pd.concat(keys, ignore_index=True)
     del keys

@@ -55,19 +55,8 @@ def check_threshold_arg(max_malformed_fraction) -> None:
 def clean_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """:func:`clean_rows` without the threshold: for one batch of a stream, whose reports are
     added up with :func:`merge_reports` and checked once at the end."""
-    missing_cols = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing_cols:
-        raise DataError(f"cannot validate rows: missing column(s) {', '.join(missing_cols)}")
+    reason, ints = _reasons(df)
     total = len(df)
-    reason = pd.Series(np.full(total, "", dtype=object), index=df.index)
-    ints: dict[str, pd.Series] = {}
-    for check, col in _checks():
-        bad, value = check(df[col])
-        if value is not None:
-            ints[col] = value
-        # Rows already flagged keep their first reason.
-        reason = reason.mask(bad & (reason == ""), _reason_name(check, col))
-
     bad_rows = (reason != "").to_numpy()
     malformed = int(bad_rows.sum())
     by_reason = {str(k): int(v) for k, v in reason[bad_rows].value_counts().sort_index().items()}
@@ -88,6 +77,31 @@ def clean_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         if pd.api.types.is_object_dtype(out[col].dtype):
             out[col] = out[col].astype("str")
     return out.reset_index(drop=True), report
+
+
+def _reasons(df: pd.DataFrame) -> tuple[pd.Series, dict[str, pd.Series]]:
+    """Each row's first reason to be malformed ("" for a good row), and the integer columns
+    converted."""
+    missing_cols = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing_cols:
+        raise DataError(f"cannot validate rows: missing column(s) {', '.join(missing_cols)}")
+    reason = pd.Series(np.full(len(df), "", dtype=object), index=df.index)
+    ints: dict[str, pd.Series] = {}
+    for check, col in _checks():
+        bad, value = check(df[col])
+        if value is not None:
+            ints[col] = value
+        # Rows already flagged keep their first reason.
+        reason = reason.mask(bad & (reason == ""), _reason_name(check, col))
+    return reason, ints
+
+
+def first_malformed(df: pd.DataFrame) -> tuple[int, str] | None:
+    """``(position, reason)`` of the first malformed row of ``df``, or None: for an error
+    message that points at a row (a batch is checked again only when it had malformed rows)."""
+    reason = _reasons(df)[0].to_numpy()
+    bad = np.flatnonzero(reason != "")
+    return (int(bad[0]), str(reason[bad[0]])) if bad.size else None
 
 
 def merge_reports(reports: list[dict]) -> dict:
@@ -186,16 +200,20 @@ def _reason_name(check, col: str) -> str:
     return f"{prefix}_{col}"
 
 
-def enforce_threshold(report: dict, max_fraction: float) -> None:
+def enforce_threshold(report: dict, max_fraction: float, first: str | None = None) -> None:
+    """Stop above ``max_fraction`` malformed rows, else warn; ``first`` says where the first
+    malformed row is (``FILE line N (reason)``), for the error."""
     malformed, total = report["malformed"], report["total"]
     if not malformed:
         return
     reasons = ", ".join(f"{k}: {v}" for k, v in report["by_reason"].items())
     fraction = malformed / total
     if fraction > max_fraction:
+        where = f"; the first is {first}" if first else ""
         raise DataError(
-            f"{malformed} of {total} rows ({fraction:.2%}) are malformed ({reasons}), above "
-            f"data.max_malformed_fraction={max_fraction}; fix the data or raise the threshold"
+            f"{malformed} of {total} rows ({fraction:.2%}) are malformed ({reasons}{where}), "
+            f"above data.max_malformed_fraction={max_fraction}; fix the data or raise the "
+            "threshold"
         )
     logger.warning(
         "dropped %d of %d malformed rows (%.2f%%): %s", malformed, total, 100 * fraction, reasons

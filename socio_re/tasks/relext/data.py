@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from socio_re.data.cache import build_once, files_present, fingerprint
+from socio_re.data.cache import build_once, files_present, fingerprint, holds_other_files
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,12 @@ def _source_fingerprint(path: Path) -> list:
 def ensure_source(data_cfg) -> Path:
     path = Path(data_cfg.path).expanduser()
     spec = data_cfg.generate_sample
-    if spec is not None:
+    if spec is not None and holds_other_files(path):
+        # The user's own corpus (data.path=/my/litcoin with the sample config): read it, never
+        # generate over it.
+        log.info("data.path=%s holds your own files: reading them (data.generate_sample "
+                 "applies only to a new or generated folder)", path)
+    elif spec is not None:
         from socio_re.data.relext.sample import generate_litcoin_sample
 
         def write(tmp: Path) -> None:
@@ -76,14 +81,26 @@ def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
 
 
 def _build(data_cfg, path: Path, out: Path) -> None:
-    from socio_re.data.relext.folds import assign_folds, folds_from_split_files, write_split_files
+    from socio_re.data.relext.folds import (
+        assign_folds,
+        folds_from_split_files,
+        split_paths,
+        write_split_files,
+    )
     from socio_re.data.relext.instances import build_instances, type_pairs_of
     from socio_re.errors import DataError
 
     if data_cfg.format == "split_files":
         # Pre-split instance files: the folds are the files; copy them as they are.
         fold_of, instances, test = folds_from_split_files(path)
-        write_split_files(instances, fold_of, out, test_instances=test)
+        n = len(split_paths(path))
+        if n != data_cfg.num_folds:
+            raise DataError(
+                f"{path} holds {n} split files (split_0.json ... split_{n - 1}.json) but "
+                f"data.num_folds={data_cfg.num_folds}: fold k validates on split_k.json; set "
+                f"data.num_folds={n}"
+            )
+        write_split_files(instances, fold_of, out, test_instances=test, k=n)
         stats = {"source": "split_files", "train": _class_counts(instances),
                  "test": _class_counts(test)}
         (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
@@ -96,12 +113,20 @@ def _build(data_cfg, path: Path, out: Path) -> None:
     if missing:
         raise DataError(f"data.train_splits={data_cfg.train_splits} but {path} has only the "
                         f"splits {sorted(corpus)}; set data.train_splits accordingly")
+    _check_training_splits(data_cfg, path, corpus)
     train_docs = [d for s in data_cfg.train_splits for d in corpus[s]]
     if data_cfg.subset < 1:
-        keep = max(2, round(len(train_docs) * data_cfg.subset))
+        keep = min(len(train_docs), max(2, round(len(train_docs) * data_cfg.subset)))
         chosen = set(random.Random(data_cfg.fold_seed).sample(sorted(d.id for d in train_docs),
                                                                keep))
         train_docs = [d for d in train_docs if d.id in chosen]
+    if len(train_docs) < data_cfg.num_folds:
+        raise DataError(
+            f"{path}: {len(train_docs)} training document(s) (data.train_splits="
+            f"{list(data_cfg.train_splits)}, data.subset={data_cfg.subset}), fewer than "
+            f"data.num_folds={data_cfg.num_folds}: every fold needs at least one; add documents "
+            "or lower data.num_folds"
+        )
     test_docs = corpus.get(data_cfg.test_split, []) if data_cfg.test_split else []
     pairs = type_pairs_of(train_docs) if data_cfg.filter_type_pairs else None
     instances, train_stats = build_instances(train_docs, context=data_cfg.context,
@@ -114,6 +139,22 @@ def _build(data_cfg, path: Path, out: Path) -> None:
              "type_pairs": sorted("|".join(sorted(p)) for p in pairs) if pairs else None,
              "documents": {"train": len(train_docs), "test": len(test_docs)}}
     (out / "stats.json").write_text(json.dumps(stats, indent=1, default=str) + "\n")
+
+
+def _check_training_splits(data_cfg, path: Path, corpus: dict) -> None:
+    """An abstract may sit in one training split only: its pairs would otherwise count twice
+    and could land on both sides of a fold."""
+    from socio_re.errors import DataError
+
+    split_of: dict[str, str] = {}
+    for split in data_cfg.train_splits:
+        for doc in corpus[split]:
+            if split_of.setdefault(doc.id, split) != split:
+                raise DataError(
+                    f"{path}: document {doc.id} is in both the {split_of[doc.id]!r} and the "
+                    f"{split!r} split; remove one copy (data.train_splits="
+                    f"{list(data_cfg.train_splits)} are read together)"
+                )
 
 
 def _class_counts(instances) -> dict[str, int]:

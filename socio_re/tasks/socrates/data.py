@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from socio_re.data.cache import build_once, files_present, fingerprint
+from socio_re.data.cache import build_once, files_present, fingerprint, holds_other_files
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,17 @@ class PreparedSplits:
 
 
 def ensure_source(data_cfg) -> str:
-    """The data path, generating the sample dataset there first when configured."""
+    """The data path, generating the sample dataset there first when configured.
+
+    A ``data.path`` that already holds files of the user's own (not a sample built here) is
+    read as it is, even with a sample config: ``python train.py data.path=/my/rows.jsonl``
+    means those rows, and generating there would replace them."""
     path = data_cfg.path
     spec = data_cfg.generate_sample
-    if spec is not None:
+    if spec is not None and holds_other_files(path):
+        log.info("data.path=%s holds your own files: reading them (data.generate_sample "
+                 "applies only to a new or generated folder)", path)
+    elif spec is not None:
         from socio_re.data.socsci.sample import generate_sample
         from socio_re.data.socsci.splits import OFFICIAL_FILES
 

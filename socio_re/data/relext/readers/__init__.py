@@ -136,9 +136,11 @@ def _looks_pubtator(path: Path) -> bool:
 def _find_pubtator(root: Path, fmt: str) -> dict[str, list[Document]]:
     if fmt not in ("auto", "pubtator"):
         return {}
+    # A *.PubTator file is read whatever it holds (the reader says what is wrong with it); a
+    # *.txt file only when it starts like PubTator.
     files = [
         f for f in _candidates(root)
-        if f.suffix.lower() in (".pubtator", ".txt") and _looks_pubtator(f)
+        if f.suffix.lower() == ".pubtator" or (f.suffix.lower() == ".txt" and _looks_pubtator(f))
     ]
     if fmt == "pubtator" and root.is_file():
         files = [root]  # named explicitly: let the reader report what is wrong with it
@@ -153,7 +155,9 @@ def _looks_bioc(path: Path) -> bool:
 def _find_bioc(root: Path, fmt: str) -> dict[str, list[Document]]:
     if fmt not in ("auto", "bioc"):
         return {}
-    files = [f for f in _candidates(root) if f.suffix.lower() == ".json" and _looks_bioc(f)]
+    # A *.BioC.JSON file is read whatever it holds; another *.json only when it looks like BioC.
+    files = [f for f in _candidates(root) if f.name.lower().endswith(".bioc.json")
+             or (f.suffix.lower() == ".json" and _looks_bioc(f))]
     if fmt == "bioc" and root.is_file():
         files = [root]
     return _by_split(files, read_bioc_json)

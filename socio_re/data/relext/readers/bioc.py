@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from socio_re.data.relext.documents import Document, Mention, Relation
-from socio_re.data.relext.readers.pubtator import parse_novel, split_ids
+from socio_re.data.relext.readers.pubtator import check_relation_type, parse_novel, split_ids
+from socio_re.data.text import read_text
 from socio_re.errors import DataError
 
 _TITLE_TYPES = {"title", "front"}
@@ -45,15 +46,16 @@ def read_bioc_json(file: str | Path) -> list[Document]:
 
 
 def _load(path: Path) -> Any:
+    text = read_text(path, "BioC JSON file")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; expected BioC JSON, an object with a "
+                        "'documents' list")
     try:
-        with path.open(encoding="utf-8-sig") as f:
-            return json.load(f)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(
             f"{path}:{e.lineno}: invalid JSON ({e.msg}); fix or re-export the file"
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read BioC JSON file {path}: {e}") from e
 
 
 def _get(obj: Any, key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
@@ -95,7 +97,11 @@ def _document(path: Path, index: int, raw: Any) -> Document:
         position += len(text) + 1
     for passage, start in zip([passages[title_idx], *rest], starts, strict=True):
         doc.mentions.extend(_mentions(passage, start, doc, where))
-    doc.relations.extend(_relation(r, where) for r in raw.get("relations") or [])
+    relations = raw.get("relations") or []
+    if not isinstance(relations, list):
+        raise DataError(f"{where}: 'relations' has unexpected type {type(relations).__name__}; "
+                        "expected a list of relations")
+    doc.relations.extend(_relation(r, where) for r in relations)
     return doc
 
 
@@ -108,7 +114,11 @@ def _mentions(passage: Any, start: int, doc: Document, where: str) -> list[Menti
     base = _int(passage, "offset", where)
     text = doc.text
     mentions = []
-    for ann in passage.get("annotations") or []:
+    annotations = passage.get("annotations") or []
+    if not isinstance(annotations, list):
+        raise DataError(f"{where}: 'annotations' has unexpected type "
+                        f"{type(annotations).__name__}; expected a list of annotations")
+    for ann in annotations:
         ann_id = str(ann.get("id", "?")) if isinstance(ann, dict) else "?"
         at = f"{where}, annotation {ann_id}"
         infons = _get(ann, "infons", at, dict)
@@ -142,6 +152,7 @@ def _relation(raw: Any, where: str) -> Relation:
     infons = _get(raw, "infons", at, dict)
     try:
         novel = parse_novel(str(infons.get("novel") or ""))
+        check_relation_type(str(_get(infons, "type", at)))
     except ValueError as e:
         raise DataError(f"{at}: {e}") from None
     return Relation(

@@ -13,16 +13,19 @@ The relations file is optional (the real test split has none). Offsets index
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from socio_re.data.relext.documents import Document, Mention, Relation
 from socio_re.data.relext.readers.pubtator import (
+    check_relation_type,
     format_novel,
     parse_novel,
     span_mismatch,
     split_ids,
 )
+from socio_re.data.text import read_text
 from socio_re.errors import DataError
 
 ABSTRACT_COLUMNS = ("abstract_id", "title", "abstract")
@@ -61,11 +64,11 @@ def read_litcoin(directory: str | Path, split: str) -> list[Document]:
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
     """``(file:line, row)`` for each data row, with the header checked and column counts too."""
-    try:
-        f = path.open(encoding="utf-8-sig", newline="")
-    except OSError as e:
-        raise DataError(f"cannot read LitCoin file {path}: {e}") from e
-    with f:
+    text = read_text(path, "LitCoin file")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; expected the tab-separated header "
+                        f"{'<TAB>'.join(columns)} and one row per line")
+    with io.StringIO(text, newline="") as f:
         # QUOTE_NONE: titles contain bare double quotes, which are text, not CSV quoting.
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         try:
@@ -82,7 +85,7 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, dict[str,
                         "tab-separated and no field may contain a tab or newline"
                     )
                 yield where, dict(zip(header, row, strict=True))
-        except (csv.Error, UnicodeDecodeError) as e:
+        except csv.Error as e:
             raise DataError(f"{path}:{reader.line_num}: cannot parse LitCoin file: {e}") from e
 
 
@@ -150,6 +153,7 @@ def _read_relations(path: Path, docs: dict[str, Document]) -> None:
         doc = _document(docs, row, where, path)
         try:
             novel = parse_novel(row.get("novel", ""))
+            check_relation_type(row["type"])
         except ValueError as e:
             raise DataError(
                 f"{where}: abstract {doc.id}, relation row {row['id'].strip()}: {e}"

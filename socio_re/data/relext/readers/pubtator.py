@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from socio_re.data.relext.documents import Document, Mention, Relation
+from socio_re.data.relext.documents import RELATION_TYPES, Document, Mention, Relation
+from socio_re.data.text import read_text, text_lines
 from socio_re.errors import DataError
 
 # BioRED mostly separates identifiers with commas but sometimes with semicolons.
@@ -40,6 +41,13 @@ def parse_novel(raw: str) -> bool | None:
     if key not in _NOVEL:
         raise ValueError(f"novelty must be 'Novel' or 'No', found {raw!r}")
     return _NOVEL[key]
+
+
+def check_relation_type(raw: str) -> None:
+    """ValueError unless ``raw`` (stripped) is one of the 8 relation types."""
+    if raw.strip() not in RELATION_TYPES:
+        raise ValueError(f"relation type {raw.strip()!r} is not one of "
+                         f"{', '.join(RELATION_TYPES)}")
 
 
 def format_novel(novel: bool | None) -> str:
@@ -81,10 +89,7 @@ class _Block:
 def read_pubtator(file: str | Path) -> list[Document]:
     """Parse a PubTator file; raise DataError (with file:line) on anything malformed."""
     path = Path(file)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read PubTator file {path}: {e}") from e
+    lines = text_lines(read_text(path, "PubTator file"))
     docs: list[Document] = []
     seen: dict[str, int] = {}
     block: _Block | None = None
@@ -94,6 +99,9 @@ def read_pubtator(file: str | Path) -> list[Document]:
             continue
         block = _consume(line, lineno, block, path, docs, seen)
     _finish(block, path, docs, seen)
+    if not docs:
+        raise DataError(f"{path}: no documents (the file is empty); a PubTator file holds "
+                        "PMID|t|title and PMID|a|abstract lines, then its annotations")
     return docs
 
 
@@ -151,6 +159,7 @@ def _add_annotation(block: _Block, fields: list[str], lineno: int, where: str) -
     elif len(fields) in (4, 5) and not _is_int(fields[1]):
         try:
             novel = parse_novel(fields[4]) if len(fields) == 5 else None
+            check_relation_type(fields[1])
         except ValueError as e:
             raise DataError(f"{where}: document {block.pmid}: {e}; fix the relation line") from e
         block.relations.append(
