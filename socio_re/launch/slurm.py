@@ -8,18 +8,27 @@ adds an ``--array`` line). It needs no cluster: nothing is submitted.
 :func:`slurm_rendezvous_env` turns the SLURM environment of one node's task into torchrun's
 ``nnodes`` / ``node_rank`` / ``master_addr`` / ``master_port``, parsing compressed node lists
 itself because ``scontrol`` is not available everywhere this runs (CPU CI).
+
+:class:`QueueStateWatcher` is submitit's job-state poller for clusters with or without
+accounting: ``sacct`` while it works, else ``squeue`` (one warning, not one per poll).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import subprocess
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from submitit.slurm.slurm import SlurmInfoWatcher
 
 from socio_re.config.paths import CONF_DIR
 from socio_re.errors import ConfigError, UserError
+
+log = logging.getLogger(__name__)
 
 LAUNCHER_DIR = CONF_DIR / "hydra" / "launcher"
 # Ours (resumable sweeps) and the plain plugin's, both on submitit's SLURM executor.
@@ -171,3 +180,100 @@ def slurm_rendezvous_env(environ: Mapping[str, str]) -> dict[str, Any]:
         raise UserError(f"SLURM_NODEID={node_rank} is outside 0..{nnodes - 1}")
     return {"nnodes": nnodes, "node_rank": node_rank, "master_addr": hosts[0],
             "master_port": PORT_BASE + job_id % PORT_SPAN}
+
+
+# --- job states without accounting -----------------------------------------------------------
+
+# The state given to a job the controller no longer lists (it ended longer ago than the
+# cluster's MinJobAge); submitit then looks for its result file, else reports it as dead.
+ENDED = "ENDED"
+
+
+class QueueStateWatcher(SlurmInfoWatcher):
+    """submitit's ``SlurmInfoWatcher`` (one poll for all jobs, the same back-off), quiet and
+    still correct on a cluster without accounting.
+
+    submitit asks ``sacct`` and, when that fails, logs a warning at every poll and never
+    learns a job's state: a job that dies without writing its result then looks RUNNING
+    forever. Here the first failure of ``sacct`` logs one line, and from then on the states
+    come from ``squeue`` (``-t all``: finished jobs too, for the controller's MinJobAge);
+    a job ``squeue`` no longer lists has ended (:data:`ENDED`). Other failures of either
+    command log at debug level and leave the states as they were, as submitit does."""
+
+    def __init__(self, delay_s: int = 600) -> None:
+        super().__init__(delay_s=delay_s)
+        self.use_squeue = False
+
+    def update(self) -> None:
+        ids = sorted({job.split("_")[0] for job in self._registered - self._finished})
+        if not ids:
+            return
+        self._num_calls += 1
+        info = None if self.use_squeue else self._from_sacct(ids)
+        if info is None and self.use_squeue:
+            info = self._from_squeue(ids)
+        if info is not None:
+            self._info_dict.update(info)
+        self._last_status_check = time.time()
+        for job_id in self._registered - self._finished:
+            if self.is_done(job_id, mode="cache"):
+                self._finished.add(job_id)
+
+    def _from_sacct(self, ids: list[str]) -> dict[str, dict[str, str]] | None:
+        command = ["sacct", "-o", "JobID,State,NodeList", "--parsable2"]
+        for job in ids:
+            command += ["-j", job]
+        out = _run_quietly(command)
+        if out is not None and out.returncode == 0:
+            self._output = out.stdout.encode()
+            return self.read_info(out.stdout)
+        why = _first_line(out.stderr if out is not None else "") or \
+            ("not found" if out is None else f"exit {out.returncode}")
+        log.warning("no Slurm accounting here (sacct: %s); job states come from squeue", why)
+        self.use_squeue = True
+        return None
+
+    def _from_squeue(self, ids: list[str]) -> dict[str, dict[str, str]] | None:
+        out = _run_quietly(["squeue", "--noheader", "--array", "--states=all",
+                            "--format=%i|%T|%N", "--jobs=" + ",".join(ids)])
+        if out is None:
+            log.debug("squeue could not run; Slurm job states unchanged")
+            return None
+        if out.returncode != 0 and "invalid job id" not in out.stderr.lower():
+            log.debug("squeue failed (%s); Slurm job states unchanged", _first_line(out.stderr))
+            return None
+        # rc 1 "Invalid job id specified": none of them is known to the controller any more.
+        listed = out.stdout if out.returncode == 0 else ""
+        self._output = listed.encode()
+        info = self.read_info("JobID|State|NodeList\n" + listed)
+        for job in self._registered - self._finished:
+            if job not in info:
+                known = self._info_dict.get(job, {})
+                if job.split("_")[0] not in {key.split("_")[0] for key in info}:
+                    info[job] = {**known, "JobID": job, "State": ENDED}
+        return info
+
+
+def _run_quietly(command: list[str]) -> subprocess.CompletedProcess | None:
+    """The command's result with its output captured (nothing reaches the terminal); None
+    when it cannot run (not installed) or hangs."""
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.debug("%s: %s", command[0], exc)
+        return None
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def use_queue_state_watcher() -> QueueStateWatcher:
+    """Make submitit's SLURM jobs (created from now on in this process) poll through
+    :class:`QueueStateWatcher`; idempotent. submitit keeps one watcher on the job class and
+    builds array jobs with that class directly, so the class attribute is where it goes."""
+    from submitit.slurm.slurm import SlurmJob
+
+    if not isinstance(SlurmJob.watcher, QueueStateWatcher):
+        SlurmJob.watcher = QueueStateWatcher(delay_s=SlurmJob.watcher._delay_s)
+    return SlurmJob.watcher

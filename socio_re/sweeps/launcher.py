@@ -72,6 +72,7 @@ class JobRecord:
     status: str = "pending"  # completed | skipped | interrupted | not started | failed
     error: str = ""
     log: str = ""
+    job_id: str = ""  # submitit's: the SLURM job id (123_4 in an array), a pid on this machine
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +94,9 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
     clear_job_exit(sweep_dir, name)  # a record of an earlier attempt says nothing about this one
     Singleton.set_state(singleton_state)
     setup_globals()
+    env = submitit.JobEnvironment()
+    # The job's submitit log, for the run's tags (its SLURM job id is in SLURM_* already).
+    os.environ["SOCIO_RE_JOB_LOG"] = str(env.paths.stderr)
     if job_info.get("threads"):
         # Concurrent local jobs share the cores: each gets its share, not all of them (set
         # before torch is imported; a multi-process job's ranks keep it too).
@@ -100,7 +104,7 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
     cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config,
                                                                  sweep_overrides)
     with open_dict(cfg):
-        cfg.hydra.job.id = submitit.JobEnvironment().job_id
+        cfg.hydra.job.id = env.job_id
         cfg.hydra.job.num = job_num
         # Fixed strings: re-resolving the interpolations here would see this job's overrides.
         cfg.hydra.sweep.dir = job_info["sweep_dir"]
@@ -263,6 +267,11 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     print(f"sweep {sweep_id}: {len(records)} jobs, {skipped} already done, {len(to_run)} to run"
           + (f", {slots} at a time" if local else ""), flush=True)
 
+    if not local:
+        # Job states from sacct, or from squeue (one warning) where accounting is off.
+        from socio_re.launch.slurm import use_queue_state_watcher
+
+        use_queue_state_watcher()
     executor = _executor(launcher, str(sweep_dir / ".submitit" / "%j"))
     state = Singleton.get_state()
     # Threads per process when jobs run side by side on this machine's CPU cores.
@@ -283,7 +292,8 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
                       gpus_per_job, lambda job, rec: _collect(job, rec, sweep_dir, results))
         elif to_run:
             _run_on_slurm(launcher, executor, cfg, list(to_run), params,
-                          lambda job, rec: _collect(job, rec, sweep_dir, results))
+                          lambda job, rec: _collect(job, rec, sweep_dir, results),
+                          lambda recs: _tag_parent(uri, parent, recs))
     except KeyboardInterrupt:
         stopped = True
         stop_after_ctrl_c(running, records)
@@ -328,7 +338,7 @@ def _collect(job, rec: JobRecord, sweep_dir: Path, results: dict) -> None:
     """A finished job's status, error line and metrics into its record."""
     from hydra.core.utils import JobStatus
 
-    rec.log = str(job.paths.stderr)
+    rec.log, rec.job_id = str(job.paths.stderr), str(job.job_id)
     try:
         ret = job.result()
     except Exception as exc:  # the job raised (JobExit) or died
@@ -366,6 +376,7 @@ def _run_here(launcher, executor, pending: list, running: list, params, slots: i
             if gpus_per_job:
                 executor.update_parameters(gpus_per_node=gpus_per_job, visible_gpus=ids)
             running.append((executor.submit(launcher, *params(rec, job)), rec, ids))
+            rec.job_id = str(running[-1][0].job_id)
             log.info("started job #%d %s", rec.num, rec.name)
         time.sleep(0.5)
         for item in [r for r in running if r[0].done()]:
@@ -376,18 +387,39 @@ def _run_here(launcher, executor, pending: list, running: list, params, slots: i
             print(f"job #{item[1].num} {item[1].name}: {item[1].status}", flush=True)
 
 
-def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect) -> None:
-    """One SLURM job array (at most ``sweep.max_parallel`` at once), waited for job by job."""
+def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect,
+                  submitted=None) -> None:
+    """One SLURM job array (at most ``sweep.max_parallel`` at once), waited for job by job;
+    ``submitted(records)`` once the jobs are on the cluster."""
     wanted = explicit_max_parallel(cfg)
     if wanted:
         executor.update_parameters(slurm_array_parallelism=wanted)
     columns = zip(*(params(r, j) for r, j in pending), strict=True)
     jobs = executor.map_array(launcher, *columns)
     for job, (rec, _) in zip(jobs, pending, strict=True):
-        rec.log = str(job.paths.stderr)  # submitted: a Ctrl-C leaves it on the cluster
+        # Submitted: a Ctrl-C leaves it on the cluster, the summary says where to look.
+        rec.log, rec.job_id = str(job.paths.stderr), str(job.job_id)
+        print(f"job #{rec.num} {rec.name}: SLURM job {rec.job_id}, log {rec.log}", flush=True)
+    if submitted is not None:
+        submitted([rec for rec, _ in pending])
     for job, (rec, _) in zip(jobs, pending, strict=True):
         job.wait()
         collect(job, rec)
+        print(f"job #{rec.num} {rec.name}: {rec.status} (SLURM job {rec.job_id})", flush=True)
+
+
+def _tag_parent(uri: str | None, parent: str | None, records: list[JobRecord]) -> None:
+    """The SLURM job ids of a sweep's submitted jobs on its MLflow parent run (each child run
+    has its own ``slurm_job_id``); a store that cannot be reached costs only the tag."""
+    if parent is None or not records:
+        return
+    try:
+        from socio_re.tracking.store import open_client
+
+        open_client(uri).set_tag(parent, "slurm_job_ids",
+                                 ",".join(r.job_id for r in records)[:5000])
+    except Exception as exc:
+        log.warning("could not tag MLflow parent run %s with the SLURM job ids: %s", parent, exc)
 
 
 def _hydra_returns(records: list[JobRecord], results: dict) -> list:

@@ -21,4 +21,6 @@ def sweep_tags(rc: Any) -> dict[str, str]:
         array = os.environ.get("SLURM_ARRAY_JOB_ID")
         tags["slurm_job_id"] = (f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if array
                                 else os.environ["SLURM_JOB_ID"])
+    if os.environ.get("SOCIO_RE_JOB_LOG"):  # the submitit log of this job (set by the launcher)
+        tags["job_log"] = os.environ["SOCIO_RE_JOB_LOG"]
     return tags
