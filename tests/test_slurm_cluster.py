@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -57,3 +61,232 @@ def test_a_two_job_sweep_runs_through_sbatch(slurm_cluster, tmp_path):  # noqa: 
     assert sorted(t["slurm_job_id"] for t in tags if "mlflow.parentRunId" in t) == sorted(ids)
     parent = [t for t in tags if t.get("socio_re.sweep_parent") == "true"]
     assert [t["slurm_job_ids"] for t in parent] == [",".join(sorted(ids))]
+
+
+# --- a relext fold sweep: one job array, a task cancelled, one requeued, one signalled -------
+
+# The tiny encoder on a few rows; 24 steps with a complete checkpoint every 2 (load_best off:
+# it wants save_steps to be a multiple of eval_steps) leave seconds between a job's first
+# checkpoint and its end, in which the test cancels, requeues or signals it.
+FOLD_SETTINGS = ["task=relext", "model=tiny-encoder", "debug=smoke", "task.eval.max_rows=8",
+                 "trainer.max_steps=24", "trainer.save_steps=2", "trainer.eval_steps=24",
+                 "task.load_best=false"]
+FOLD_SWEEP = ["-m", "hydra/launcher=slurm", "hydra.launcher.gpus_per_node=0",
+              "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2", *FOLD_SETTINGS,
+              "fold=0,1,2,3,4"]
+# Only to stop a hang (a loaded machine is several times slower than a quiet one).
+WAIT_S = 600
+
+
+def _slurm(*args: str, env: dict[str, str]) -> str:
+    out = subprocess.run(list(args), env={**os.environ, **env}, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, f"{args}: {out.stderr}"
+    return out.stdout
+
+
+def _wait_for(condition, what: str, process=None):
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert process is None or process.poll() is None, \
+            f"the sweep ended before {what}: rc {process.returncode}"
+        assert time.monotonic() < deadline, f"no {what} within {WAIT_S}s"
+        time.sleep(0.2)
+
+
+def _has_complete_checkpoint(run_dir: Path) -> bool:
+    return any((run_dir / "checkpoints").glob("checkpoint-*/socio_re_complete.json"))
+
+
+@pytest.fixture(scope="module")
+def fold_sweep(slurm_cluster, cache_dir, tmp_path_factory):  # noqa: F811
+    """The fold sweep three times through sbatch, and fold 0 once without a scheduler.
+
+    First run: while the array's first tasks run, fold 1 is cancelled (scancel), fold 0 is
+    requeued (scontrol requeue: SLURM's preemption) and fold 2 gets SIGUSR2 (what SLURM sends
+    signal_delay_s before the time limit), each once it has a complete checkpoint. Second run
+    (the same command): resumes fold 1. Third: nothing left to do."""
+    work = tmp_path_factory.mktemp("fold_sweep")
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    env = {**slurm_cluster["env"], "OMP_NUM_THREADS": "1", "SOCIO_RE_CACHE_DIR": str(cache_dir),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+    sweep_dir = work / "multirun" / "relext" / sweep_name(None, FOLD_SWEEP[1:])
+    first_out = work / "first.out"
+    signallers: list[subprocess.Popen] = []
+    timings, started = {}, time.monotonic()
+    with open(first_out, "w") as stdout, open(work / "first.err", "w") as stderr:
+        first = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *FOLD_SWEEP],
+                                 cwd=work, stdout=stdout, stderr=stderr,
+                                 env={**os.environ, **env})
+    try:
+        _wait_for(lambda: re.search(r"SLURM job (\d+)_0", first_out.read_text()),
+                  "submission", first)
+        array = re.search(r"SLURM job (\d+)_0", first_out.read_text()).group(1)
+
+        def running(fold: int) -> bool:
+            return _slurm("squeue", "-h", "-o", "%T", "-j", f"{array}_{fold}",
+                          env=env).strip() == "RUNNING" and \
+                _has_complete_checkpoint(sweep_dir / f"fold={fold}")
+
+        actions = {1: ["scancel", f"{array}_1"], 0: ["scontrol", "requeue", f"{array}_0"],
+                   2: ["scancel", "--signal=USR2", f"{array}_2"]}
+        run_ids: dict[int, str] = {}
+
+        def act() -> bool:  # on each fold as soon as it is ready: none may end untouched
+            for fold in [f for f in actions if f not in run_ids and running(f)]:
+                run_ids[fold] = json.loads(
+                    (sweep_dir / f"fold={fold}" / "tracking.json").read_text())["run_id"]
+                if fold == 2:  # scancel --signal can wait for the job it requeues: not us
+                    signallers.append(subprocess.Popen(
+                        actions[fold], env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL))
+                else:
+                    _slurm(*actions[fold], env=env)
+            return len(run_ids) == len(actions)
+
+        _wait_for(act, "a checkpoint in folds 0, 1 and 2 while they run", first)
+
+        def requeued_started() -> bool:
+            # SLURM holds a requeued job back (about 2 minutes) before it may start again: a
+            # cluster's choice, not what is tested here, so the two requeued tasks may start now.
+            for fold in (0, 2):
+                task = f"{array}_{fold}"
+                state = subprocess.run(["squeue", "-h", "-o", "%T", "-j", task],
+                                       env={**os.environ, **env}, capture_output=True,
+                                       text=True, timeout=60).stdout.strip()
+                if state == "PENDING":
+                    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"],
+                                   env={**os.environ, **env}, capture_output=True, timeout=60)
+            return first.poll() is not None
+
+        _wait_for(requeued_started, "the end of the first sweep")
+        first.wait(WAIT_S)
+    finally:
+        for process in [first, *signallers]:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    first_summary = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    submitted = _job_folders(sweep_dir)
+    timings["first"] = time.monotonic() - started
+    with ThreadPoolExecutor(2) as pool:  # two cores: the reference run beside the re-run
+        reference = pool.submit(run_train, [*FOLD_SETTINGS, "fold=0",
+                                            f"hydra.run.dir={work / 'reference'}"], work,
+                                WAIT_S, {**env, "MLFLOW_TRACKING_URI":
+                                         f"sqlite:///{work / 'reference.db'}"})
+        second = run_train(FOLD_SWEEP, work, WAIT_S, env)
+        reference = reference.result()
+    second_summary = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    timings["second"] = time.monotonic() - started
+    third = run_train(FOLD_SWEEP, work, WAIT_S, env)
+    timings["third"] = time.monotonic() - started
+    (work / "timings.json").write_text(json.dumps(timings))
+    yield {"work": work, "dir": sweep_dir, "env": env, "array": array, "run_ids": run_ids,
+           "first": (first.returncode, first_out.read_text(),
+                     (work / "first.err").read_text()),
+           "first_summary": first_summary, "submitted": submitted, "second": second,
+           "second_summary": second_summary, "reference": reference, "third": third,
+           "third_summary": json.loads((sweep_dir / "sweep_summary.json").read_text())}
+
+
+def _job_folders(sweep_dir: Path) -> list[str]:
+    """submitit's folder per submitted job (and one per array) in the sweep directory."""
+    return sorted(p.name for p in (sweep_dir / ".submitit").iterdir() if p.is_dir())
+
+
+def _jobs(summary: dict) -> dict[str, dict]:
+    return {job["name"]: job for job in summary["jobs"]}
+
+
+@pytest.mark.slow
+def test_a_fold_sweep_is_one_array_with_its_aggregate_on_one_parent(fold_sweep):
+    import mlflow
+
+    second = fold_sweep["second"]
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    first_jobs = _jobs(fold_sweep["first_summary"])
+    assert sorted(first_jobs) == [f"fold={i}" for i in range(5)]
+    # One array for the five folds.
+    assert {job["job_id"] for job in first_jobs.values()} == \
+        {f"{fold_sweep['array']}_{i}" for i in range(5)}
+    for name, job in _jobs(fold_sweep["second_summary"]).items():
+        assert job["status"] == ("completed" if name == "fold=1" else "skipped"), job
+        assert (fold_sweep["dir"] / name / "done.json").exists()
+
+    client = mlflow.MlflowClient(fold_sweep["env"]["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("relext").experiment_id
+    runs = client.search_runs([experiment])
+    parents = [r for r in runs if r.data.tags.get("socio_re.sweep_parent") == "true"]
+    assert len(parents) == 1, "a re-run reuses the sweep's parent run"
+    parent = parents[0]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.data.tags["fold"] for r in children) == [str(i) for i in range(5)]
+    assert len(runs) == 6, "a resumed or requeued job continues its MLflow run"
+    assert all(r.info.status == "FINISHED" for r in runs), [r.info.status for r in runs]
+    assert parent.data.metrics["cv/val/micro_f1/mean"] >= 0
+    assert "cv/val/micro_f1/std" in parent.data.metrics and "oof/micro_f1" in parent.data.metrics
+    aggregate = json.loads((fold_sweep["dir"] / "aggregate.json").read_text())
+    assert aggregate["jobs"] == 5
+    assert "cross-validation: 5 of 5 folds finished" in second.stdout
+
+
+@pytest.mark.slow
+def test_the_same_command_again_submits_nothing(fold_sweep):
+    third = fold_sweep["third"]
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert "5 jobs, 5 already done, 0 to run" in third.stdout
+    jobs = _jobs(fold_sweep["third_summary"]).values()
+    assert [job["status"] for job in jobs] == ["skipped"] * 5
+    assert [job["job_id"] for job in jobs] == [""] * 5
+    assert "SLURM job" not in third.stdout
+    # The second run submitted fold 1 alone; the third nothing.
+    after = _job_folders(fold_sweep["dir"])
+    assert len(after) == len(fold_sweep["submitted"]) + 1, (fold_sweep["submitted"], after)
+
+
+@pytest.mark.slow
+def test_a_cancelled_task_is_reported_and_resumes_alone(fold_sweep):
+    rc, stdout, stderr = fold_sweep["first"]
+    assert rc == 1, stdout[-3000:] + stderr[-3000:]
+    jobs = _jobs(fold_sweep["first_summary"])
+    assert jobs["fold=1"]["status"] == "interrupted", jobs["fold=1"]
+    assert "CANCELLED" in jobs["fold=1"]["error"], jobs["fold=1"]
+    assert "1 of 5 jobs did not finish" in stdout + stderr
+    others = {name: job["status"] for name, job in jobs.items() if name != "fold=1"}
+    assert set(others.values()) == {"completed"}, others
+
+    second = fold_sweep["second"]
+    assert "5 jobs, 4 already done, 1 to run" in second.stdout
+    resumed = _jobs(fold_sweep["second_summary"])["fold=1"]
+    assert resumed["job_id"] != jobs["fold=1"]["job_id"]
+    assert "resuming from" in Path(resumed["log"]).read_text()
+    run_dir = fold_sweep["dir"] / "fold=1"
+    assert json.loads((run_dir / "tracking.json").read_text())["run_id"] == \
+        fold_sweep["run_ids"][1]
+    assert json.loads((run_dir / "metrics.json").read_text())["train/global_step"] == 24
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fold", [0, 2], ids=["scontrol-requeue", "sigusr2-time-limit"])
+def test_a_requeued_job_resumes_its_run_and_ends_as_if_uninterrupted(fold_sweep, fold):
+    job = _jobs(fold_sweep["first_summary"])[f"fold={fold}"]
+    assert job["status"] == "completed" and job["job_id"] == f"{fold_sweep['array']}_{fold}"
+    log = Path(job["log"]).read_text()
+    assert "resuming from" in log, log[-3000:]
+    if fold == 2:  # submitit's handler: checkpoint the submission, requeue the same job id
+        assert "Caught signal SIGUSR2" in log and f"Requeued job {job['job_id']}" in log
+    run_dir = fold_sweep["dir"] / f"fold={fold}"
+    assert json.loads((run_dir / "tracking.json").read_text())["run_id"] == \
+        fold_sweep["run_ids"][fold]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if fold == 0:
+        reference = fold_sweep["reference"]
+        assert reference.returncode == 0, reference.stdout[-3000:] + reference.stderr[-3000:]
+        expected = json.loads((fold_sweep["work"] / "reference" / "metrics.json").read_text())
+        timings = [k for k in expected if "time" in k or "per_second" in k]
+        for key in timings:
+            expected.pop(key)
+            metrics.pop(key, None)
+        assert metrics == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    else:
+        assert metrics["train/global_step"] == 24

@@ -9,17 +9,24 @@ adds an ``--array`` line). It needs no cluster: nothing is submitted.
 ``nnodes`` / ``node_rank`` / ``master_addr`` / ``master_port``, parsing compressed node lists
 itself because ``scontrol`` is not available everywhere this runs (CPU CI).
 
+:func:`submission_errors` (around the submission) and :func:`check_submittable` (``sbatch
+--test-only`` before it) turn sbatch's refusals into one :class:`SubmissionError` line: sbatch's
+reason and the hydra.launcher key that fixes it.
+
 :class:`QueueStateWatcher` is submitit's job-state poller for clusters with or without
 accounting: ``sacct`` while it works, else ``squeue`` (one warning, not one per poll).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import re
 import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -64,6 +71,24 @@ def compose_train(overrides: list[str]) -> DictConfig:
         return compose(config_name="train", overrides=overrides, return_hydra_config=True)
 
 
+def compose_sweep(overrides: list[str]) -> tuple[DictConfig, int]:
+    """(config of the sweep's first job, number of jobs) for ``python train.py -m OVERRIDES``:
+    Hydra's basic sweeper makes ``seed=1,2 lr=1e-5,2e-5`` four jobs, one job array on SLURM.
+    The sweep directory is named after the whole sweep's overrides, as in the real sweep."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import open_dict
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    cfg = compose_train(jobs[0])
+    if len(jobs) > 1:
+        with open_dict(cfg):
+            cfg.hydra.overrides.task = [o.input_line for o in parsed
+                                        if not o.is_hydra_override()]
+    return cfg, len(jobs)
+
+
 def _launcher_params(cfg: DictConfig) -> dict[str, Any]:
     """The resolved launcher node (``cfg.hydra.launcher``, or ``cfg`` itself if it is one)."""
     node = cfg.hydra.launcher if "hydra" in cfg else cfg
@@ -95,12 +120,15 @@ def _render_only_executor(folder: str, max_num_timeout: int):
     return RenderOnlySlurmExecutor(folder, max_num_timeout=max_num_timeout)
 
 
-def render_sbatch(cfg: DictConfig) -> str:
+def render_sbatch(cfg: DictConfig, jobs: int = 1) -> str:
     """The sbatch script submitit would submit for the composed launcher config.
 
     ``cfg`` is a config composed with ``return_hydra_config=True`` (or its ``hydra.launcher``).
     Mirrors ``BaseSubmititLauncher.launch``: generic keys (timeout_min, mem_gb, ...) go through
     the executor's renaming/conversion, SLURM-specific ones pass through, None means unset.
+    ``jobs`` > 1: the job array a sweep of that many points submits, ``--array=0-<jobs-1>%<N>``
+    with N = ``sweep.max_parallel`` (else ``hydra.launcher.array_parallelism``), as the sweep
+    launcher sets it.
     """
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
@@ -111,7 +139,195 @@ def render_sbatch(cfg: DictConfig) -> str:
     generic = {k: v for k, v in set_params.items() if k in generic_keys}
     specific = {k: v for k, v in set_params.items() if k not in generic_keys}
     executor.update_parameters(**executor._convert_parameters(generic), **specific)
+    if jobs > 1:
+        wanted = OmegaConf.select(cfg, "sweep.max_parallel") if "hydra" in cfg else None
+        set_array(executor, jobs, wanted)
     return executor._make_submission_file_text(executor._submitit_command_str, uid="render")
+
+
+def set_array(executor, jobs: int, max_parallel: int | None) -> None:
+    """Make ``executor`` (submitit's SlurmExecutor, or an AutoExecutor on one) write the
+    script of a ``jobs``-point job array at most ``max_parallel`` at once (None: its
+    array_parallelism), as ``SlurmExecutor.map_array`` does."""
+    slurm = getattr(executor, "_executor", executor)
+    if max_parallel:
+        slurm.update_parameters(array_parallelism=int(max_parallel))
+    slurm.parameters["map_count"] = jobs
+
+
+# --- submission errors -----------------------------------------------------------------------
+
+
+class SubmissionError(UserError):
+    """sbatch refused the sweep's jobs (nothing was submitted): sbatch's own reason and the
+    hydra.launcher key that fixes it, on one line."""
+
+
+# sbatch's reason (lowercase fragment) -> the fix, first match wins. Reasons are Slurm's
+# slurm_strerror texts (src/common/slurm_errno.c) and sbatch's own option checks.
+_FIXES: tuple[tuple[str, str], ...] = (
+    # Before "account" and "qos": "Job violates accounting/QOS policy (job submit limit, ...)".
+    ("accounting/qos policy", "the job is over a limit of your account or QOS, e.g. the number "
+                              "of queued jobs (each array task counts; sweep.max_parallel does "
+                              "not lower it): wait for jobs to end, split the sweep, or ask "
+                              "for less (sacctmgr show qos)"),
+    ("maxsubmit", "you are at the cluster's limit on queued jobs (each array task counts): "
+                  "wait for jobs to end, or split the sweep"),
+    # Before "partition": "Invalid account or account/partition combination specified".
+    ("account", "set hydra.launcher.account=<a project you belong to> "
+                "(sacctmgr show assoc user=$USER lists them)"),
+    ("partition", "set hydra.launcher.partition to one you may use{partitions}"),
+    ("qos", "set hydra.launcher.qos to one your account may use, or null for the default "
+            "(sacctmgr show assoc user=$USER format=account,qos)"),
+    ("feature specification", "hydra.launcher.constraint names a node feature no node has "
+                              "(sinfo -o '%P %f' lists them), or null"),
+    ("gres", "hydra.launcher.gpus_per_node asks for GPUs this partition has none of, or more "
+             "than a node has (sinfo -o '%P %G'); 0 for a CPU partition"),
+    ("memory specification", "lower hydra.launcher.mem_gb to what a node has "
+                             "(sinfo -o '%P %m' in MB)"),
+    ("node configuration is not available",
+     "no node has that much: lower hydra.launcher.cpus_per_task, mem_gb, gpus_per_node or "
+     "nodes (sinfo -o '%P %D %c %m %G' lists node sizes)"),
+    ("more processors requested", "lower hydra.launcher.cpus_per_task or nodes"),
+    ("node count", "lower hydra.launcher.nodes (sinfo -o '%P %D' lists nodes per partition)"),
+    ("time limit", "lower hydra.launcher.timeout_min to the partition's limit "
+                   "(sinfo -o '%P %l')"),
+    ("job array", "the sweep has more jobs than the cluster's MaxArraySize allows in one array "
+                  "(scontrol show config | grep MaxArraySize): split it into smaller sweeps"),
+    ("slurm controller", "the Slurm controller does not answer (scontrol ping); try again, or "
+                         "check SLURM_CONF"),
+    ("permission denied", "you may not submit there: check hydra.launcher.partition and "
+                          "account"),
+    ("not permitted", "you may not submit there: check hydra.launcher.partition and account"),
+)
+_SCRIPT_HINT = ("python -m socio_re.cli.slurm_script <the same overrides> prints the script "
+                "that was refused")
+
+
+def sbatch_reasons(stderr: str) -> list[str]:
+    """sbatch's error messages without the ``sbatch: error:`` and ``Batch job submission
+    failed:`` prefixes, each once (warnings only when there is nothing else)."""
+    reasons: list[str] = []
+    warnings: list[str] = []
+    for raw in stderr.splitlines():
+        text = raw.strip()
+        warning = text.lower().startswith(("sbatch: warning", "warning"))
+        for prefix in ("sbatch: error:", "sbatch: warning:", "sbatch:", "error:",
+                       "allocation failure:"):
+            if text.lower().startswith(prefix):
+                text = text[len(prefix):].strip()
+        text = re.sub(r"^batch job submission failed:\s*", "", text, flags=re.IGNORECASE)
+        if not text:
+            continue
+        target = warnings if warning else reasons
+        if text.lower() not in {r.lower() for r in target}:
+            target.append(text)
+    return reasons or warnings
+
+
+def _partitions() -> str:
+    """", partitions here: a, b*" (sinfo; * marks the default), or "" when sinfo cannot say."""
+    try:
+        out = subprocess.run(["sinfo", "--noheader", "--format=%P"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    names = sorted({line.strip() for line in out.stdout.splitlines() if line.strip()})
+    return f" (here: {', '.join(names)}; * is the default)" if out.returncode == 0 and names \
+        else " (sinfo -s lists them)"
+
+
+def sbatch_line(stderr: str, jobs: int = 1) -> str:
+    """The one line for sbatch's refusal ``stderr``: its reason, then the fix."""
+    reasons = sbatch_reasons(stderr) or ["no message (exit status only)"]
+    reason = reasons[0] + (f" ({'; '.join(reasons[1:])})" if len(reasons) > 1 else "")
+    lowered = " ".join(reasons).lower()
+    fix = next((fix for fragment, fix in _FIXES if fragment in lowered), None)
+    if fix is not None and "{partitions}" in fix:
+        fix = fix.format(partitions=_partitions())
+    what = f"the sweep's {jobs} jobs" if jobs > 1 else "the job"
+    return (f"sbatch refused {what}, nothing was submitted: {reason}; "
+            f"{fix or 'fix the hydra.launcher setting it names (' + _SCRIPT_HINT + ')'}")
+
+
+def sbatch_error_line(exc: BaseException, jobs: int = 1) -> str | None:
+    """The one line for an exception submitit raised while submitting, when ``sbatch``
+    refused or could not run; None for anything else (a bug keeps its traceback).
+
+    submitit raises ``FailedJobError(<sbatch's stderr>)`` from a ``CalledProcessError`` when
+    sbatch exits non-zero, ``FileNotFoundError`` when there is no sbatch, and
+    ``FailedSubmissionError`` when it cannot read the job id from sbatch's output."""
+    from submitit.core.utils import FailedSubmissionError
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, subprocess.CalledProcessError) and _is_sbatch(exc.cmd):
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) \
+                else str(exc.stderr or exc.output or "")
+            return sbatch_line(stderr, jobs)
+        if isinstance(exc, FileNotFoundError) and _is_sbatch([exc.filename or ""]):
+            return ("sbatch not found: submit from a Slurm login node (where sbatch is on PATH), "
+                    "or run the sweep on this machine with hydra/launcher=local")
+        if isinstance(exc, FailedSubmissionError):
+            return f"sbatch gave no job id: {' '.join(str(exc).split())[:300]}"
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
+def _is_sbatch(cmd: Any) -> bool:
+    first = cmd[0] if isinstance(cmd, (list, tuple)) and cmd else cmd
+    return str(first).rsplit("/", 1)[-1] == "sbatch"
+
+
+@contextlib.contextmanager
+def submission_errors(jobs: int = 1) -> Iterator[None]:
+    """Around submitit's ``submit`` / ``map_array``: sbatch's refusal becomes one
+    :class:`SubmissionError` line (exit 2) instead of a traceback, and the raw stderr submitit
+    prints before raising is kept off the terminal (on success it is passed through)."""
+    captured = io.StringIO()
+    line = None
+    try:
+        with contextlib.redirect_stderr(captured):
+            yield
+    except Exception as exc:
+        line = sbatch_error_line(exc, jobs)
+        if line is None:
+            raise
+        raise SubmissionError(line) from exc
+    finally:
+        if line is None and captured.getvalue():
+            sys.stderr.write(captured.getvalue())
+
+
+def check_submittable(executor, jobs: int, max_parallel: int | None = None) -> None:
+    """``sbatch --test-only`` on the script ``executor`` would submit for ``jobs`` jobs (an
+    array when more than one): raises :class:`SubmissionError` when the controller refuses it,
+    before anything is submitted or an MLflow run opened. Catches what sbatch accepts but no
+    node can ever run on clusters without EnforcePartLimits (the job would pend forever with
+    reason PartitionConfig): too many CPUs, too many nodes. A controller that does not answer
+    in time is left to the real submission."""
+    import copy
+    import tempfile
+
+    slurm = copy.deepcopy(getattr(executor, "_executor", executor))
+    if jobs > 1:
+        set_array(slurm, jobs, max_parallel)
+    text = slurm._make_submission_file_text(slurm._submitit_command_str, uid="test-only")
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="socio_re_sbatch_") as file:
+        file.write(text)
+        file.flush()
+        try:
+            out = subprocess.run(["sbatch", "--test-only", file.name], capture_output=True,
+                                 text=True, timeout=60)
+        except FileNotFoundError as exc:
+            exc.filename = "sbatch"
+            raise SubmissionError(sbatch_error_line(exc, jobs) or str(exc)) from None
+        except subprocess.TimeoutExpired:
+            log.debug("sbatch --test-only did not answer in 60 s; submitting anyway")
+            return
+    if out.returncode != 0:
+        raise SubmissionError(sbatch_line(out.stderr or out.stdout, jobs))
 
 
 # --- multi-node rendezvous -------------------------------------------------------------------
@@ -187,6 +403,10 @@ def slurm_rendezvous_env(environ: Mapping[str, str]) -> dict[str, Any]:
 # The state given to a job the controller no longer lists (it ended longer ago than the
 # cluster's MinJobAge); submitit then looks for its result file, else reports it as dead.
 ENDED = "ENDED"
+# Job states (squeue's and sacct's long names) of a job that is not over although submitit's
+# list of unfinished states lacks them.
+STILL_ON_CLUSTER = frozenset({"CONFIGURING", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING",
+                              "RESV_DEL_HOLD", "SIGNALING", "STAGE_OUT", "STOPPED", "SUSPENDED"})
 
 
 class QueueStateWatcher(SlurmInfoWatcher):
@@ -203,6 +423,14 @@ class QueueStateWatcher(SlurmInfoWatcher):
     def __init__(self, delay_s: int = 600) -> None:
         super().__init__(delay_s=delay_s)
         self.use_squeue = False
+
+    def is_done(self, job_id: str, mode: str = "standard") -> bool:
+        """submitit's test, with the states in which a job is still on the cluster and will run
+        (again) added: submitit counts a requeued-and-held, suspended or configuring job as
+        finished, and the sweep then reported it while SLURM went on with it."""
+        return super().is_done(job_id, mode) and \
+            (self.get_state(job_id, mode="cache").upper().split() or [""])[0] \
+            not in STILL_ON_CLUSTER
 
     def update(self) -> None:
         ids = sorted({job.split("_")[0] for job in self._registered - self._finished})

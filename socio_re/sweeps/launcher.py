@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from socio_re.errors import RunInterrupted, UserError
+from socio_re.launch.slurm import SubmissionError, submission_errors
 from socio_re.sweeps.naming import job_dir_name
 from socio_re.sweeps.report import print_sweep_result, print_sweep_summary
 from socio_re.sweeps.state import (
@@ -113,16 +114,69 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
         cfg.sweep.parent_run_id = job_info["parent_run_id"]
         cfg.sweep.job_num = job_num
         cfg.sweep.job_overrides = job_info["overrides"]
+    ended_by = _stop_on_slurm_signals() if env.cluster == "slurm" else {}
     try:
-        return run_job(hydra_context=launcher.hydra_context, task_function=launcher.task_function,
-                       config=cfg, job_dir_key=job_dir_key, job_subdir_key="hydra.sweep.subdir")
-    except SystemExit as exc:  # the entry point's one-line errors end in sys.exit(code)
+        ret = run_job(hydra_context=launcher.hydra_context, task_function=launcher.task_function,
+                      config=cfg, job_dir_key=job_dir_key, job_subdir_key="hydra.sweep.subdir")
+    except BaseException as exc:
+        if ended_by:  # cancelled, requeued or preempted: no result, the scheduler's state tells
+            raise SystemExit(ended_by["code"]) from None
+        if not isinstance(exc, SystemExit):
+            raise
+        # The entry point's one-line errors end in sys.exit(code).
         code = exc.code if isinstance(exc.code, int) else 1
         if code:
             message = exc.line if isinstance(exc, ReportedExit) else f"exit code {code}"
             write_job_exit(sweep_dir, name, code, message)
             raise JobExit(code, message) from None
         raise
+    if ended_by:
+        raise SystemExit(ended_by["code"])
+    return ret
+
+
+# Exit status of a job stopped by SIGTERM (scancel, scontrol requeue, preemption, the time limit).
+SIGTERM_EXIT = 143
+
+
+def _stop_on_slurm_signals() -> dict[str, Any]:
+    """Inside a SLURM job: stop the run when the scheduler ends the job, and leave no result.
+
+    submitit ignores SIGTERM (it waits for its USR2 to checkpoint and requeue), so a job that
+    was cancelled (``scancel``), requeued (``scontrol requeue``, preemption) or reached its time
+    limit trained on for the cluster's KillWait, and could even finish and write a result while
+    SLURM was requeueing it: the launcher then reported it done and stopped waiting, and the
+    requeued copy ran unwatched. Here SIGTERM stops the run at once (its MLflow run is marked
+    KILLED; resume=auto continues from the newest checkpoint), and so does submitit's USR2
+    handler once it has requeued the job. Either way the job ends without a result file, so the
+    launcher goes by the scheduler's state: CANCELLED (interrupted, resumable) or requeued
+    (it keeps waiting for the next attempt). Returns the dict that says, once set, how it
+    ended (``{"signal", "code"}``)."""
+    import signal
+
+    ended_by: dict[str, Any] = {}
+
+    def on_sigterm(signum, frame):
+        if not ended_by:
+            ended_by.update(signal="SIGTERM", code=SIGTERM_EXIT)
+            log.warning("SIGTERM from SLURM (job cancelled, requeued, preempted or out of time): "
+                        "stopping; a re-run or the requeued job resumes from the newest "
+                        "checkpoint")
+            raise KeyboardInterrupt
+
+    usr2 = signal.getsignal(signal.SIGUSR2)
+
+    def on_usr2(signum, frame):
+        try:
+            if callable(usr2):
+                usr2(signum, frame)  # submitit: checkpoint, scontrol requeue, sys.exit(-1)
+        except SystemExit:
+            ended_by.update(signal="SIGUSR2", code=SIGTERM_EXIT)
+            raise KeyboardInterrupt from None
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGUSR2, on_usr2)
+    return ended_by
 
 
 # --- launcher side -----------------------------------------------------------------------
@@ -256,6 +310,11 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     # Before the parent run: a wrong sweep.max_parallel stops here, with no run left RUNNING.
     explicit_max_parallel(cfg)
     slots, gpus_per_job = parallel_slots(cfg, gpus) if local else (0, 0)  # SLURM: its array
+    if not local:  # sbatch --test-only: a refusal stops here, before the parent run exists
+        from socio_re.launch.slurm import check_submittable
+
+        check_submittable(_executor(launcher, str(sweep_dir / ".submitit" / "%j")),
+                          len(job_overrides), explicit_max_parallel(cfg))
     parent, uri, experiment = _open_tracking(launcher, sweep_id, sweep_dir)
     records, to_run = _plan_jobs(job_overrides, sweep_dir, initial_job_idx,
                                  cfg.sweep.get("rerun", "unfinished"))
@@ -294,6 +353,12 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
             _run_on_slurm(launcher, executor, cfg, list(to_run), params,
                           lambda job, rec: _collect(job, rec, sweep_dir, results),
                           lambda recs: _tag_parent(uri, parent, recs))
+    except SubmissionError:  # sbatch refused at submission: nothing runs, close the parent
+        if parent is not None:
+            from socio_re.sweeps.parent import finish_parent
+
+            finish_parent(uri, parent, "FAILED")
+        raise
     except KeyboardInterrupt:
         stopped = True
         stop_after_ctrl_c(running, records)
@@ -395,7 +460,8 @@ def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect,
     if wanted:
         executor.update_parameters(slurm_array_parallelism=wanted)
     columns = zip(*(params(r, j) for r, j in pending), strict=True)
-    jobs = executor.map_array(launcher, *columns)
+    with submission_errors(len(pending)):  # sbatch's refusal: one line, not a traceback
+        jobs = executor.map_array(launcher, *columns)
     for job, (rec, _) in zip(jobs, pending, strict=True):
         # Submitted: a Ctrl-C leaves it on the cluster, the summary says where to look.
         rec.log, rec.job_id = str(job.paths.stderr), str(job.job_id)
