@@ -19,50 +19,6 @@ from slurm_cluster import slurm_cluster  # noqa: F401  (the fixture)
 
 from socio_re.sweeps.naming import sweep_name
 
-# The cheapest real sweep: two smoke jobs, one core and 2 GB each, no GPU.
-SWEEP = ["-m", "hydra/launcher=slurm", "hydra.launcher.gpus_per_node=0",
-         "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2", "debug=smoke",
-         "task.eval.max_rows=4", "task.eval.compare_base=false", "seed=1,2"]
-
-
-@pytest.mark.slow
-def test_a_two_job_sweep_runs_through_sbatch(slurm_cluster, tmp_path):  # noqa: F811
-    import mlflow
-
-    # The jobs run from the submitting directory and the preset's setup sources
-    # .venv/bin/activate there: give them this checkout's environment.
-    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
-    uri = os.environ["MLFLOW_TRACKING_URI"]  # this test's sqlite store (conftest.py)
-    out = run_train(SWEEP, tmp_path, env={**slurm_cluster["env"], "OMP_NUM_THREADS": "1"})
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-
-    sweep_dir = tmp_path / "multirun" / "socrates" / sweep_name(None, SWEEP[1:])
-    summary = json.loads((sweep_dir / "sweep_summary.json").read_text())
-    jobs = {job["name"]: job for job in summary["jobs"]}
-    assert sorted(jobs) == ["seed=1", "seed=2"]
-    ids = []
-    for name, job in jobs.items():
-        assert job["status"] == "completed", job
-        assert (sweep_dir / name / "done.json").exists()
-        # One array: <array id>_<index>; the log is submitit's for that id.
-        assert re.fullmatch(r"\d+_[01]", job["job_id"]), job
-        assert Path(job["log"]).is_file() and job["job_id"] in job["log"]
-        assert f"{name}: SLURM job {job['job_id']}, log {job['log']}" in out.stdout
-        ids.append(job["job_id"])
-    assert len({i.split("_")[0] for i in ids}) == 1
-
-    # No accounting on this cluster: one line says so, not one per poll.
-    warnings = [line for line in out.stderr.splitlines() if "accounting" in line.lower()]
-    assert len(warnings) <= 1, warnings
-
-    client = mlflow.MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("socrates").experiment_id])
-    tags = [r.data.tags for r in runs]
-    assert sorted(t["slurm_job_id"] for t in tags if "mlflow.parentRunId" in t) == sorted(ids)
-    parent = [t for t in tags if t.get("socio_re.sweep_parent") == "true"]
-    assert [t["slurm_job_ids"] for t in parent] == [",".join(sorted(ids))]
-
-
 # --- a relext fold sweep: one job array, a task cancelled, one requeued, one signalled -------
 
 # The tiny encoder on a few rows; 24 steps with a complete checkpoint every 2 (load_best off:
@@ -228,6 +184,39 @@ def test_a_fold_sweep_is_one_array_with_its_aggregate_on_one_parent(fold_sweep):
     aggregate = json.loads((fold_sweep["dir"] / "aggregate.json").read_text())
     assert aggregate["jobs"] == 5
     assert "cross-validation: 5 of 5 folds finished" in second.stdout
+
+
+@pytest.mark.slow
+def test_job_ids_and_logs_are_in_the_summary_tags_and_console(fold_sweep):
+    import mlflow
+
+    _, stdout, stderr = fold_sweep["first"]
+    ids = set()
+    for summary in (fold_sweep["first_summary"], fold_sweep["second_summary"]):
+        for job in _jobs(summary).values():
+            if not job["job_id"]:  # skipped: nothing submitted
+                continue
+            # <array id>_<index> (the re-run submits fold 1 alone: a plain id); the log is
+            # submitit's for that id.
+            assert re.fullmatch(r"\d+(_\d)?", job["job_id"]), job
+            assert Path(job["log"]).is_file() and job["job_id"] in job["log"]
+            ids.add(job["job_id"])
+    for name, job in _jobs(fold_sweep["first_summary"]).items():
+        assert f"{name}: SLURM job {job['job_id']}, log {job['log']}" in stdout
+    # No accounting on this cluster: one line says so, not one per poll.
+    warnings = [line for line in stderr.splitlines() if "accounting" in line.lower()]
+    assert len(warnings) <= 1, warnings
+
+    client = mlflow.MlflowClient(fold_sweep["env"]["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("relext").experiment_id])
+    children = [r.data.tags for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 5 and all(t["slurm_job_id"] in ids for t in children)
+    assert all(Path(t["job_log"]).is_file() for t in children)
+    parent = [r.data.tags for r in runs if r.data.tags.get("socio_re.sweep_parent") == "true"]
+    # the last submission's ids: the re-run resubmitted fold 1 alone
+    resubmitted = [j["job_id"] for j in _jobs(fold_sweep["second_summary"]).values()
+                   if j["job_id"]]
+    assert [t["slurm_job_ids"] for t in parent] == [",".join(sorted(resubmitted))]
 
 
 @pytest.mark.slow
