@@ -241,16 +241,58 @@ def test_fold_out_of_range_is_config_error(bad):
 def test_split_file_round_trip(tmp_path):
     instances = build_instances([_doc(), _many_entities_doc()])[0]
     assert {i.novel for i in instances} == {True, None}
-    instances[-1].novel = False
+    assert [i.type for i in instances[:4]] == ["Positive_Correlation", "Association", NOT,
+                                               "Comparison"]
+    instances[3].novel = False
     path = write_split_file(instances, tmp_path / "split_0.json")
     records = json.loads(path.read_text())
     assert list(records[0]) == [
         "abstract_id", "relation_id", "entity_a_id", "entity_b_id", "type", "novel", "text",
         "entity_a", "entity_b",
     ]
-    assert records[0]["novel"] == "Novel" and records[-1]["novel"] == "No"
-    assert records[2]["novel"] is None and records[0]["entity_a"][0] == [16, 22, DIS]
+    # The iKraph form: novel a JSON boolean, false for every NOT pair; null only for a relation
+    # whose novelty the corpus does not annotate.
+    assert [r["novel"] for r in records[:4]] == [True, None, False, False]
+    assert all(r["novel"] is False for r in records if r["type"] == NOT)
+    assert records[0]["entity_a"][0] == [16, 22, DIS]
     assert read_split_file(path) == instances
+
+
+def test_split_file_older_form_still_read(tmp_path):
+    """Files written before the iKraph form (novel "Novel" / "No" / null) read the same."""
+    instances = build_instances([_doc()])[0]
+    instances[1].novel = False
+    records = json.loads(write_split_file(instances, tmp_path / "new.json").read_text())
+    words = {True: "Novel", False: "No"}
+    for rec, inst in zip(records, instances, strict=True):
+        rec["novel"] = words.get(inst.novel)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(records, indent=1))
+    assert read_split_file(old) == instances
+
+
+@pytest.mark.parametrize(("novel", "needle"), [
+    ("Maybe", "novel 'Maybe' is not true, false or null"),
+    (1, "novel 1 is not true, false or null"),
+])
+def test_split_file_bad_novelty_names_record(tmp_path, novel, needle):
+    instances = build_instances([_doc()])[0]
+    path = write_split_file(instances, tmp_path / "split_3.json")
+    records = json.loads(path.read_text())
+    records[0]["novel"] = novel
+    path.write_text(json.dumps(records))
+    with pytest.raises(DataError, match=rf"split_3\.json, record 0: {needle}"):
+        read_split_file(path)
+
+
+def test_split_file_empty_entity_spans_rejected(tmp_path):
+    instances = build_instances([_doc()])[0]
+    path = write_split_file(instances, tmp_path / "split_0.json")
+    records = json.loads(path.read_text())
+    records[1]["entity_b"] = []
+    path.write_text(json.dumps(records))
+    with pytest.raises(DataError, match=r"record 1: entity_b is empty.*drop the record"):
+        read_split_file(path)
 
 
 def test_split_file_validation_names_file_and_record(tmp_path):

@@ -145,6 +145,55 @@ def split_records(docs=DOCS) -> list[list[dict]]:
     return folds
 
 
+# The same three abstracts with the quirks of real BioRED files: a title ending in a space (the
+# abstract's offsets count it), a composite identifier ("D013964; D009369"), a mention without
+# an identifier ("-"), a mention nested in another ("cancer" in "breast cancer"), and a relation
+# between an identifier mentioned only in the title (BRAF) and one only in the abstract.
+QUIRK_DOCS = [
+    ("111", "Cisplatin binds BRCA1. ",
+     "Cisplatin treatment reduced tumours in mice. BRCA1 loss causes breast cancer.",
+     [*DOCS[0][3], ("tumours", "DiseaseOrPhenotypicFeature", "-"),
+      ("cancer", "DiseaseOrPhenotypicFeature", "D009369")],
+     DOCS[0][4]),
+    DOCS[1],
+    ("333", "BRAF p.V600E in melanoma.",
+     "p.V600E is associated with melanoma and with thyroid cancer.",
+     [("BRAF", "GeneOrGeneProduct", "673"), ("p.V600E", "SequenceVariant", "p|SUB|V|600|E"),
+      ("melanoma", "DiseaseOrPhenotypicFeature", "D008545"),
+      ("thyroid cancer", "DiseaseOrPhenotypicFeature", "D013964; D009369")],
+     [("Association", "p|SUB|V|600|E", "D008545", "Novel"),
+      ("Association", "673", "D013964", "No")]),
+]
+
+
+def ikraph_records(docs=DOCS) -> list[list[dict]]:
+    """One fold per document in the seed (iKraph) pipeline's own record format: abstract_id a
+    number, relation_id "True.<pmid>.<k>" / "False.<pmid>.<n>", novel a JSON boolean (false
+    for NOT pairs); the whole abstract as the text."""
+    folds, false_n = [], 0
+    for pmid, title, abstract, ents, rels in docs:
+        ms = mentions(title, abstract, ents)
+        ids = sorted({i for *_, i in ms})
+        gold = {frozenset((a, b)): (rt, nv, k) for k, (rt, a, b, nv) in enumerate(rels)}
+        fold = []
+        for x, a in enumerate(ids):
+            for b in ids[x + 1:]:
+                rt, nv, k = gold.get(frozenset((a, b)), ("NOT", "No", None))
+                if k is None:
+                    rid, false_n = f"False.{pmid}.{false_n}", false_n + 1
+                else:
+                    rid = f"True.{pmid}.{k}"
+                fold.append({
+                    "abstract_id": int(pmid), "relation_id": rid, "entity_a_id": a,
+                    "entity_b_id": b, "type": rt, "novel": nv == "Novel",
+                    "text": f"{title} {abstract}",
+                    "entity_a": [[s, e, ty] for s, e, _, ty, i in ms if i == a],
+                    "entity_b": [[s, e, ty] for s, e, _, ty, i in ms if i == b],
+                })
+        folds.append(fold)
+    return folds
+
+
 def text(lines: list[str]) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -263,6 +312,17 @@ def pubtator_cases() -> None:
          ["task=relext", "data=biored", "data.path={dir}", "data.num_folds=2"],
          ["document_in_train_and_dev", "document 111 is in both the 'train' and the 'dev'"],
          "the same abstract in Train.PubTator and Dev.PubTator (read together by default)")
+    r = line_of(good, "\tBind\t")
+    bad("relation_unmentioned_id", replace_line(good, r - 1, good[r - 1].replace("672", "673")),
+        [f"Train.PubTator:{r}:", "document 111", "names identifier '673', which no mention"],
+        "a relation naming an identifier that no mention of its document carries")
+    bad("relation_no_id", replace_line(good, r - 1, good[r - 1].replace("672", "-")),
+        [f"Train.PubTator:{r}:", "names '-', which means 'no identifier'"],
+        "a relation naming '-', the placeholder of a mention without an identifier")
+    case("pubtator/good_quirks", {"Train.PubTator": text(pubtator_lines(QUIRK_DOCS))},
+         [*BIORED, file_arg, "data.num_folds=2"], accept=True,
+         why="a title ending in a space, a composite identifier (';'), a '-' identifier, nested "
+             "mentions, a relation between a title-only and an abstract-only identifier")
     # Accepted: BOM, CRLF line ends, trailing blank lines, a U+2028 and non-ASCII in the text.
     odd = pubtator_lines([(pmid, title, abstract.replace("tumours", "tumours\u2028(\u00e9)"),
                            ents, rels) for pmid, title, abstract, ents, rels in DOCS])
@@ -316,6 +376,32 @@ def bioc_cases() -> None:
     d["documents"][1]["relations"] = 5
     bad("relations_not_a_list", jdump(d), ["Train.BioC.JSON", "document 222", "'relations'"],
         "a number where the list of relations belongs")
+    d = bioc()
+    d["documents"][2]["passages"][1]["annotations"][0]["locations"][0]["offset"] = 900
+    bad("location_in_no_passage", jdump(d),
+        ["Train.BioC.JSON", "document 333, annotation", "lies in no passage"],
+        "an annotation's offset past the end of every passage")
+    d = bioc()
+    d["documents"][0]["relations"][0]["infons"]["entity2"] = "673"
+    bad("relation_unmentioned_id", jdump(d),
+        ["Train.BioC.JSON", "document 111, relation R0", "names identifier '673', which no "
+         "mention"], "a relation naming an identifier that no mention of its document carries")
+    d = bioc(QUIRK_DOCS)
+    first = d["documents"][0]
+    title, abstract = first["passages"]
+    # an abstract annotation filed under the title passage (found by its offset)
+    title["annotations"].append(abstract["annotations"].pop(0))
+    # a discontinuous mention, "BRCA1 ... cancer" (two locations): one mention over both
+    brca1 = next(a for a in abstract["annotations"] if a["text"] == "BRCA1")
+    cancer = next(a for a in abstract["annotations"] if a["text"] == "cancer")
+    abstract["annotations"].append({
+        "id": "T99", "infons": {"type": "DiseaseOrPhenotypicFeature", "identifier": "D001943"},
+        "text": "BRCA1 cancer", "locations": brca1["locations"] + cancer["locations"]})
+    # a relation kept with the title passage
+    title["relations"] = [first["relations"].pop()]
+    case("bioc/good_quirks", {"Train.BioC.JSON": jdump(d)}, [*args, "data.num_folds=2"],
+         accept=True, why="the PubTator quirks plus an annotation filed under the other "
+         "passage, a discontinuous mention (two locations) and a passage-level relation")
     case("bioc/good_bom_crlf", {"Train.BioC.JSON": "\ufeff" + good.replace("\n", "\r\n")},
          [*args, "data.num_folds=2"], accept=True, why="UTF-8 BOM and CRLF line ends")
 
@@ -364,6 +450,10 @@ def litcoin_cases() -> None:
         ["relations_train.csv:3:", "relation type 'Causes'"], "a relation type outside the 8")
     bad("bad_novelty", {"relations_train.csv": replace_line(rels, 1, rels[1].replace(
         "Novel", "Maybe"))}, ["relations_train.csv:2:", "Novel"], "novelty neither Novel nor No")
+    bad("relation_unmentioned_id", {"relations_train.csv": replace_line(
+        rels, 1, rels[1].replace("\t672\t", "\t673\t"))},
+        ["relations_train.csv:2:", "abstract 111, relation row 0", "names identifier '673'"],
+        "a relation naming an identifier that no mention of its abstract carries")
     bad("not_utf8", {"abstracts_train.csv": text(abss).encode("utf-8").replace(
         b"tumours", "tumeurs\u00e9".encode("latin-1"))},
         ["abstracts_train.csv:2:", "not UTF-8"], "saved as Latin-1")
@@ -442,6 +532,26 @@ def split_file_cases() -> None:
     bad("test_file_empty", {"test.json": b""}, ["test.json", "empty"], "an empty test.json")
     case("split_files/path_is_a_file", files({}), [*SPLITS, "data.path={dir}/split_0.json"],
          ["split_0.json is a file", "directory"], "data.path at one split file, not its folder")
+    rec = [dict(r) for r in folds[0]]
+    rec[0]["novel"] = "Maybe"
+    bad("bad_novelty", {"split_0.json": jdump(rec)},
+        ["split_0.json, record 0", "novel 'Maybe' is not true, false or null"],
+        "novelty neither a JSON boolean nor 'Novel' / 'No'")
+    rec = [dict(r) for r in folds[2]]
+    rec[0]["entity_b"] = []
+    bad("empty_entity_spans", {"split_2.json": jdump(rec)},
+        ["split_2.json, record 0", "entity_b is empty"], "a record with no span of entity B")
+    ikraph = ikraph_records()
+    # As iKraph's multi_sentence_split.py leaves its folder: json.dump(indent=4), no newline at
+    # the end, train_all.json and all_abstracts_600.json beside the split files, no test.json.
+    ik_files = {f"split_{i}.json": json.dumps(f, indent=4) for i, f in enumerate(ikraph)}
+    ik_files["train_all.json"] = json.dumps([r for f in ikraph for r in f], indent=4)
+    ik_files["all_abstracts_600.json"] = json.dumps(
+        {"all_pmids": [111, 222, 333], **{str(i): [f[0]["abstract_id"]] for i, f in
+                                          enumerate(ikraph)}}, indent=4)
+    case("split_files/good_ikraph", ik_files, args, accept=True,
+         why="the seed iKraph pipeline's own files: novel as a JSON boolean, relation_id "
+             "True.<pmid>.<k> / False.<pmid>.<n>, numeric abstract_id, its extra JSON files")
     case("split_files/good_bom_crlf",
          {n: ("\ufeff" + c.replace("\n", "\r\n") if isinstance(c, str) else c)
           for n, c in files({}).items()}, args, accept=True, why="UTF-8 BOM and CRLF line ends")

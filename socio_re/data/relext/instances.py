@@ -24,8 +24,8 @@ FIELDS = (
     "abstract_id", "relation_id", "entity_a_id", "entity_b_id", "type", "novel", "text",
     "entity_a", "entity_b",
 )
-_NOVEL_TO_JSON = {True: "Novel", False: "No", None: None}
-_NOVEL_FROM_JSON = {v: k for k, v in _NOVEL_TO_JSON.items()}
+# The older written form of ``novel`` (still read): "Novel" / "No" / null.
+_NOVEL_WORDS = {"novel": True, "no": False}
 
 
 @dataclass
@@ -272,16 +272,39 @@ def type_pairs_of(items: Iterable[Instance | Document]) -> set[frozenset[str]]:
 
 
 # --------------------------------------------------------------------------- split files
+#
+# A split file is what the seed (iKraph) relation pipeline writes with
+# ``relation/data_multi_sentence/litcoin_600/multi_sentence_gen_data_all.py`` and
+# ``multi_sentence_split.py`` (github.com/ming-chieh-liu/iKraph-Relation): one JSON array of
+# records (``json.dump(..., indent=4)``), one record per entity pair, with exactly the keys of
+# FIELDS:
+#
+#   abstract_id   the PMID as a JSON number (``int(pmid)``); read as a string
+#   relation_id   "True.<pmid>.<k>" (k: the relation's index in its document) or
+#                 "False.<pmid>.<n>" (NOT pairs; n counts over the corpus); kept as read
+#   entity_a_id / entity_b_id   the pair's identifiers
+#   type          one of the 8 relation types or "NOT"
+#   novel         a JSON boolean: true = Novel, false = No, and false for every NOT pair
+#   text          the sentences (title first) that mention either entity, joined by one space
+#   entity_a / entity_b   [start, end, EntityType] spans into text, in sentence order (not
+#                 sorted within a sentence); the same span may be in both (a composite mention)
+#
+# This project reads those files as they are, and also the form it wrote before (novel as
+# "Novel" / "No" / null). It writes the iKraph form, so its files feed the iKraph code too:
+# novel as a boolean (false for NOT, as iKraph does) or null where a relation's novelty is not
+# annotated; abstract_id as a string and relation_id as the corpus gave it (null for NOT pairs),
+# which the iKraph training code does not read. Extra keys are ignored.
 
 
 def _to_record(inst: Instance) -> dict:
+    novel = False if inst.type == NOT else inst.novel
     return {
         "abstract_id": inst.abstract_id,
         "relation_id": inst.relation_id,
         "entity_a_id": inst.entity_a_id,
         "entity_b_id": inst.entity_b_id,
         "type": inst.type,
-        "novel": _NOVEL_TO_JSON[inst.novel],
+        "novel": novel,
         "text": inst.text,
         "entity_a": [list(s) for s in inst.entity_a],
         "entity_b": [list(s) for s in inst.entity_b],
@@ -289,7 +312,7 @@ def _to_record(inst: Instance) -> dict:
 
 
 def write_split_file(instances: Iterable[Instance], path: str | Path) -> Path:
-    """Write instances as the reference pipeline's JSON list of records."""
+    """Write instances as the reference (iKraph) pipeline's JSON list of records (see above)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     records = [_to_record(inst) for inst in instances]
@@ -302,13 +325,28 @@ def _id(value: object, field: str, nullable: bool = False) -> str | None:
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"{field} must be a string, got {value!r}")
+        raise ValueError(f"{field} must be a string or an integer, got {value!r}")
     return str(value)
 
 
+def _novel(value: object, label: str) -> bool | None:
+    """``novel`` as iKraph writes it (true/false) or as this project wrote it before
+    ("Novel"/"No"/null). A NOT pair has no novelty: None whatever the file says."""
+    if isinstance(value, bool) or value is None:
+        novel = value
+    elif isinstance(value, str) and value.strip().lower() in _NOVEL_WORDS:
+        novel = _NOVEL_WORDS[value.strip().lower()]
+    else:
+        raise ValueError(f"novel {value!r} is not true, false or null (or 'Novel' / 'No')")
+    return None if label == NOT else novel
+
+
 def _span_list(value: object, field: str, text: str) -> list[Span]:
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"{field} must be a non-empty list of [start, end, Type]")
+    if not isinstance(value, list):
+        raise ValueError(f"{field} must be a list of [start, end, Type]")
+    if not value:
+        raise ValueError(f"{field} is empty: the record has no mention of that entity in its "
+                         "text to mark; drop the record or give the entity's spans")
     spans = []
     for span in value:
         ok = isinstance(span, list) and len(span) == 3
@@ -329,8 +367,7 @@ def _from_record(rec: object) -> Instance:
         raise ValueError(f"missing field(s) {', '.join(missing)}")
     if not isinstance(rec["type"], str) or rec["type"] not in LABELS:
         raise ValueError(f"type {rec['type']!r} is not one of {LABELS}")
-    if not isinstance(rec["novel"], (str, type(None))) or rec["novel"] not in _NOVEL_FROM_JSON:
-        raise ValueError(f"novel {rec['novel']!r} is not 'Novel', 'No' or null")
+    novel = _novel(rec["novel"], rec["type"])
     if not isinstance(rec["text"], str):
         raise ValueError("text must be a string")
     text = rec["text"]
@@ -340,7 +377,7 @@ def _from_record(rec: object) -> Instance:
         entity_a_id=_id(rec["entity_a_id"], "entity_a_id"),
         entity_b_id=_id(rec["entity_b_id"], "entity_b_id"),
         type=rec["type"],
-        novel=_NOVEL_FROM_JSON[rec["novel"]],
+        novel=novel,
         text=text,
         entity_a=_span_list(rec["entity_a"], "entity_a", text),
         entity_b=_span_list(rec["entity_b"], "entity_b", text),
@@ -348,7 +385,8 @@ def _from_record(rec: object) -> Instance:
 
 
 def read_split_file(path: str | Path) -> list[Instance]:
-    """Read and validate one split file; any problem is a DataError naming file and record."""
+    """Read and validate one split file (the iKraph form or this project's older one, see
+    above); any problem is a DataError naming file and record."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"split file {path} does not exist")

@@ -7,23 +7,58 @@ Shape::
                          "locations": [{"offset", "length"}]}]}, ...],
       "relations": [{"id", "infons": {"type", "entity1", "entity2", "novel"}}]}]}
 
-BioC offsets are document-absolute and a passage's stored offset need not match our text, so
-each annotation is re-based on its passage: ``offset - passage.offset`` plus where that passage
-starts in ``title + " " + abstract``.
+Offsets: BioC annotation offsets are document-absolute; the title passage sits at offset 0 and
+the abstract passage at its own ``offset`` (usually ``len(title) + 1``). Each location is
+re-based on the passage that contains it: ``offset - passage.offset`` plus where that passage
+starts in ``title + " " + abstract``. So a passage whose stored offset is not where it starts in
+our text (a title whose trailing spaces were trimmed, say) still reads right, and so does an
+annotation listed under the other passage. A location inside no passage is rejected.
+
+Discontinuous mentions (several ``locations``, e.g. "breast ... cancer") become one mention
+over the span covering all their locations, as BioRED's PubTator files write them; every
+location must lie in the same passage. Their ``text`` is not checked against that span (BioC
+tools write the pieces in several ways); a single-location annotation's ``text`` must match.
+
+Relations are read from the document and from any passage that holds some (the same
+``infons`` layout) and link identifiers of the whole document: an identifier mentioned only in
+the other passage is fine, one mentioned nowhere is rejected. Identifiers are read as in
+:mod:`~socio_re.data.relext.readers.pubtator` (composite ``;``/``,`` lists, ``-``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from socio_re.data.relext.documents import Document, Mention, Relation
-from socio_re.data.relext.readers.pubtator import check_relation_type, parse_novel, split_ids
+from socio_re.data.relext.readers.pubtator import (
+    check_relation_type,
+    normalize_id,
+    parse_novel,
+    relation_problem,
+    span_mismatch,
+    split_ids,
+)
 from socio_re.data.text import read_text
 from socio_re.errors import DataError
 
 _TITLE_TYPES = {"title", "front"}
+
+
+@dataclass(frozen=True)
+class _Passage:
+    """A passage's stored (document-absolute) offset and text, and where it starts in
+    ``Document.text``."""
+
+    label: str
+    base: int
+    text: str
+    start: int
+
+    def holds(self, offset: int, length: int) -> bool:
+        return self.base <= offset and offset + length <= self.base + len(self.text)
 
 
 def read_bioc_json(file: str | Path) -> list[Document]:
@@ -85,24 +120,37 @@ def _document(path: Path, index: int, raw: Any) -> Document:
     title_idx = next(
         (i for i, p in enumerate(passages) if _passage_type(p) in _TITLE_TYPES), 0
     )
-    title = str(_get(passages[title_idx], "text", where))
-    rest = [p for i, p in enumerate(passages) if i != title_idx]
+    ordered = [passages[title_idx], *(p for i, p in enumerate(passages) if i != title_idx)]
+    texts = [str(_get(p, "text", where)) for p in ordered]
     # Any further passages are joined into the abstract, one space apart.
-    texts = [str(_get(p, "text", where)) for p in rest]
-    doc = Document(doc_id, title, " ".join(texts))
-    starts = [0]
-    position = len(title) + 1
-    for text in texts:
-        starts.append(position)
+    doc = Document(doc_id, texts[0], " ".join(texts[1:]))
+    spans, position = [], 0
+    for k, (passage, text) in enumerate(zip(ordered, texts, strict=True)):
+        label = _passage_type(passage) or ("title" if k == 0 else f"passage {k}")
+        spans.append(_Passage(label, _int(passage, "offset", where), text, position))
         position += len(text) + 1
-    for passage, start in zip([passages[title_idx], *rest], starts, strict=True):
-        doc.mentions.extend(_mentions(passage, start, doc, where))
-    relations = raw.get("relations") or []
-    if not isinstance(relations, list):
-        raise DataError(f"{where}: 'relations' has unexpected type {type(relations).__name__}; "
-                        "expected a list of relations")
-    doc.relations.extend(_relation(r, where) for r in relations)
+    relations = _list(raw, "relations", where)
+    for passage, own in zip(ordered, spans, strict=True):
+        doc.mentions.extend(_mentions(passage, own, spans, doc, where))
+        relations += _list(passage, "relations", where)
+    mentioned = {i for m in doc.mentions for i in m.ids}
+    for r in relations:
+        relation, at = _relation(r, where)
+        problem = relation_problem(relation, mentioned)
+        if problem:
+            raise DataError(f"{at}: {problem}")
+        doc.relations.append(relation)
     return doc
+
+
+def _list(obj: Any, key: str, where: str) -> list:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(f"{where}: {key!r} has unexpected type {type(value).__name__}; "
+                        f"expected a list of {key}")
+    return list(value)
 
 
 def _passage_type(passage: Any) -> str:
@@ -110,43 +158,54 @@ def _passage_type(passage: Any) -> str:
     return str((infons or {}).get("type", "")).lower()
 
 
-def _mentions(passage: Any, start: int, doc: Document, where: str) -> list[Mention]:
-    base = _int(passage, "offset", where)
+def _locate(at: str, offset: int, length: int, own: _Passage, spans: list[_Passage]) -> _Passage:
+    """The passage holding ``[offset, offset + length)``: the one listing the annotation when it
+    does, else any other (annotations filed under the wrong passage)."""
+    if length <= 0:
+        raise DataError(f"{at}: location at {offset} has length {length}; a mention needs at "
+                        "least one character")
+    for passage in (own, *spans):
+        if passage.holds(offset, length):
+            return passage
+    layout = ", ".join(f"{p.label} {p.base}-{p.base + len(p.text)}" for p in spans)
+    raise DataError(f"{at}: location {offset}-{offset + length} lies in no passage ({layout}); "
+                    "fix the offset (BioC offsets are document-absolute)")
+
+
+def _mentions(passage: Any, own: _Passage, spans: list[_Passage], doc: Document,
+              where: str) -> list[Mention]:
     text = doc.text
     mentions = []
-    annotations = passage.get("annotations") or []
-    if not isinstance(annotations, list):
-        raise DataError(f"{where}: 'annotations' has unexpected type "
-                        f"{type(annotations).__name__}; expected a list of annotations")
-    for ann in annotations:
+    for ann in _list(passage, "annotations", where):
         ann_id = str(ann.get("id", "?")) if isinstance(ann, dict) else "?"
         at = f"{where}, annotation {ann_id}"
         infons = _get(ann, "infons", at, dict)
         locations = _get(ann, "locations", at, list)
         if not locations:
             raise DataError(f"{at}: has no locations; give it an offset and a length")
-        spans = [(_int(loc, "offset", at), _int(loc, "length", at)) for loc in locations]
-        m_start = min(o for o, _ in spans) - base + start
-        m_end = max(o + n for o, n in spans) - base + start
-        stated = str(_get(ann, "text", at))
-        found = text[m_start:m_end] if 0 <= m_start <= m_end <= len(text) else None
-        # A discontinuous mention (several locations) keeps its covering span; its stated text
-        # cannot match that span, so only single-location mentions are checked.
-        if len(spans) == 1 and found != stated:
+        pieces = [(_int(loc, "offset", at), _int(loc, "length", at)) for loc in locations]
+        homes = {_locate(at, o, n, own, spans) for o, n in pieces}
+        if len(homes) > 1:
             raise DataError(
-                f"{at}: text {stated!r} at {spans[0][0]} (length {spans[0][1]}) does not match "
-                f"the passage text there {found!r}; fix the annotation's offset or text"
+                f"{at}: its locations fall in different passages "
+                f"({', '.join(sorted(h.label for h in homes))}); a mention lies in one passage"
             )
-        if found is None:
-            raise DataError(f"{at}: locations fall outside the document text")
-        mentions.append(Mention(
-            m_start, m_end, str(infons.get("type", "")), found,
-            split_ids(str(infons.get("identifier") or infons.get("Identifier") or "")),
-        ))
+        home = homes.pop()
+        start = min(o for o, _ in pieces) - home.base + home.start
+        end = max(o + n for o, n in pieces) - home.base + home.start
+        stated = str(_get(ann, "text", at))
+        if len(pieces) == 1:
+            problem = span_mismatch(text, start, end, stated)
+            if problem:
+                raise DataError(f"{at}: {problem} (location {pieces[0][0]}, length "
+                                f"{pieces[0][1]}); fix the annotation's offset or text")
+        ident = infons.get("identifier", infons.get("Identifier"))
+        mentions.append(Mention(start, end, str(infons.get("type", "")), text[start:end],
+                                split_ids("" if ident is None else str(ident))))
     return mentions
 
 
-def _relation(raw: Any, where: str) -> Relation:
+def _relation(raw: Any, where: str) -> tuple[Relation, str]:
     rel_id = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
     at = f"{where}, relation {rel_id}"
     infons = _get(raw, "infons", at, dict)
@@ -155,10 +214,11 @@ def _relation(raw: Any, where: str) -> Relation:
         check_relation_type(str(_get(infons, "type", at)))
     except ValueError as e:
         raise DataError(f"{at}: {e}") from None
-    return Relation(
+    relation = Relation(
         str(_get(infons, "type", at)).strip(),
-        str(_get(infons, "entity1", at)).strip(),
-        str(_get(infons, "entity2", at)).strip(),
+        normalize_id(str(_get(infons, "entity1", at))),
+        normalize_id(str(_get(infons, "entity2", at))),
         novel,
         None if rel_id == "?" else rel_id,
     )
+    return relation, at

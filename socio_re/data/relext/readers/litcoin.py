@@ -7,7 +7,8 @@ Three files per split, TAB-separated despite the ``.csv`` name, header row first
     relations_<split>.csv   id  abstract_id  type  entity_1_id  entity_2_id  novel
 
 The relations file is optional (the real test split has none). Offsets index
-``title + " " + abstract``.
+``title + " " + abstract`` (a title's trailing spaces count). Identifier lists, ``-`` and
+relation identifiers are read as in :mod:`~socio_re.data.relext.readers.pubtator`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from socio_re.data.relext.documents import Document, Mention, Relation
 from socio_re.data.relext.readers.pubtator import (
     check_relation_type,
     format_novel,
+    normalize_id,
     parse_novel,
+    relation_problem,
     span_mismatch,
     split_ids,
 )
@@ -149,19 +152,28 @@ def _read_entities(path: Path, docs: dict[str, Document]) -> None:
 
 
 def _read_relations(path: Path, docs: dict[str, Document]) -> None:
+    # Every entities row is read before the first relation, so the mentions are complete here.
+    mentioned: dict[str, set[str]] = {}
     for where, row in _rows(path, RELATION_COLUMNS):
         doc = _document(docs, row, where, path)
+        if doc.id not in mentioned:
+            mentioned[doc.id] = {i for m in doc.mentions for i in m.ids}
+        relation = Relation(
+            row["type"].strip(), normalize_id(row["entity_1_id"]),
+            normalize_id(row["entity_2_id"]), None, row["id"].strip(),
+        )
         try:
             novel = parse_novel(row.get("novel", ""))
             check_relation_type(row["type"])
+            problem = relation_problem(relation, mentioned[doc.id])
+            if problem:
+                raise ValueError(problem)
         except ValueError as e:
             raise DataError(
                 f"{where}: abstract {doc.id}, relation row {row['id'].strip()}: {e}"
             ) from None
-        doc.relations.append(Relation(
-            row["type"].strip(), row["entity_1_id"].strip(), row["entity_2_id"].strip(), novel,
-            row["id"].strip(),
-        ))
+        doc.relations.append(Relation(relation.type, relation.id1, relation.id2, novel,
+                                      relation.relation_id))
 
 
 # --- writing -------------------------------------------------------------------------------

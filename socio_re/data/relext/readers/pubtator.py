@@ -7,8 +7,27 @@ A document is a block of lines, blocks separated by blank lines::
     PMID<TAB>start<TAB>end<TAB>mention<TAB>Type<TAB>ID[,ID]
     PMID<TAB>RelType<TAB>ID1<TAB>ID2[<TAB>Novel|No]
 
-Offsets already index ``title + " " + abstract``. Also home of the small parsing helpers the
-other readers share (identifier lists, novelty labels, span checks).
+Offsets index the whole document text, ``title + " " + abstract``: the title starts at 0 and
+the abstract at ``len(title) + 1``. Also home of the small parsing helpers the other readers
+share (identifier lists, novelty labels, span and relation checks).
+
+How the quirks of real BioRED / BioCreative VIII files are read (the same in every reader; the
+conventions of NCBI's own BioRED code, ``ncbi-nlp/BioREDirect``'s PubTator and BioC loaders):
+
+* **Composite identifiers** (``D001943,D010051`` or ``D001943;D010051``, e.g. "breast and
+  ovarian cancer"): the mention refers to each of those entities, so it is a mention of every
+  one of them (and a pair may share a mention). ``|`` is no separator: it is part of variant
+  identifiers such as ``c|INS|5382|C``. Spaces around identifiers and a leading ``*`` (PubTator3
+  marks some identifiers so) are dropped.
+* **``-`` identifiers** (or an empty column): a mention without a normalised identifier. It is
+  kept as a mention but belongs to no entity, so it is in no pair and no relation; a relation
+  that names ``-`` is rejected.
+* **Overlapping and nested mentions** are legal and kept as they are (the marker transforms nest
+  them).
+* **Relations** link identifiers at document level: an identifier may be mentioned in the title
+  only, in the abstract only, or in both. A relation whose identifier is on no mention of its
+  document (title or abstract) is rejected with one line naming it.
+* **Titles with trailing spaces** are kept verbatim: the abstract's offsets count them.
 """
 
 from __future__ import annotations
@@ -27,12 +46,22 @@ _ID_SEPARATORS = re.compile(r"[,;]")
 # "-" is PubTator's "no identifier" placeholder.
 _NO_ID = {"", "-"}
 _NOVEL = {"novel": True, "no": False, "": None}
+# How far a mention is looked for around wrong offsets, for the hint in span_mismatch.
+_NEAR = 3
+
+
+def normalize_id(raw: str) -> str:
+    """One identifier as written in a mention or relation: spaces and a leading ``*`` dropped."""
+    return raw.strip().lstrip("*").strip()
 
 
 def split_ids(raw: str) -> tuple[str, ...]:
-    """``"D001, D002;D003"`` -> ``("D001", "D002", "D003")``; ``"-"`` or ``""`` -> ``()``."""
-    ids = (part.strip() for part in _ID_SEPARATORS.split(raw))
-    return tuple(i for i in ids if i not in _NO_ID)
+    """``"D001, D002;D003"`` -> ``("D001", "D002", "D003")``; ``"-"`` or ``""`` -> ``()``.
+
+    Repeated identifiers are kept once, in order.
+    """
+    ids = (normalize_id(part) for part in _ID_SEPARATORS.split(raw))
+    return tuple(dict.fromkeys(i for i in ids if i not in _NO_ID))
 
 
 def parse_novel(raw: str) -> bool | None:
@@ -55,15 +84,48 @@ def format_novel(novel: bool | None) -> str:
 
 
 def span_mismatch(text: str, start: int, end: int, mention: str) -> str | None:
-    """Why ``mention`` is not ``text[start:end]``, or None when the span is right."""
-    if not 0 <= start <= end <= len(text):
+    """Why ``mention`` is not ``text[start:end]``, or None when the span is right.
+
+    When the mention is found a few characters away, the message says so: offsets shifted by
+    one or two usually mean a title or abstract lost (or gained) trailing spaces.
+    """
+    if not 0 <= start < end <= len(text):
+        if start >= end:
+            return f"mention {mention!r} has an empty span {start}-{end} (end must exceed start)"
         return (
             f"offsets {start}-{end} of mention {mention!r} fall outside the document text "
             f"(length {len(text)})"
         )
     found = text[start:end]
-    if found != mention:
-        return f"mention {mention!r} at {start}-{end} does not match the text there {found!r}"
+    if found == mention:
+        return None
+    near = [d for d in range(-_NEAR, _NEAR + 1)
+            if d and start + d >= 0 and text[start + d:end + d] == mention]
+    hint = ""
+    if near:
+        d = min(near, key=abs)
+        hint = (f" (it is {abs(d)} character(s) {'later' if d > 0 else 'earlier'} in the text: "
+                "did the title or abstract lose or gain spaces?)")
+    return f"mention {mention!r} at {start}-{end} does not match the text there {found!r}{hint}"
+
+
+def relation_problem(rel: Relation, mentioned: set[str]) -> str | None:
+    """Why ``rel`` cannot stand in a document whose mentions carry ``mentioned``, or None.
+
+    Relations link identifiers of the whole document (title or abstract passage alike).
+    """
+    for ident in (rel.id1, rel.id2):
+        if ident in mentioned:
+            continue
+        what = f"relation {rel.type} {rel.id1!r}-{rel.id2!r}"
+        if ident in _NO_ID:
+            return (f"{what} names {ident!r}, which means 'no identifier': a mention without an "
+                    "identifier takes part in no relation; remove the relation")
+        if _ID_SEPARATORS.search(ident):
+            return (f"{what} names the composite identifier {ident!r}; a relation links two "
+                    "single identifiers: write one relation per identifier")
+        return (f"{what} names identifier {ident!r}, which no mention of the document carries "
+                "(title or abstract); fix the identifier or add its mention")
     return None
 
 
@@ -83,7 +145,7 @@ class _Block:
     title: str | None = None
     abstract: str | None = None
     mentions: list[tuple[int, Mention]] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
+    relations: list[tuple[int, Relation]] = field(default_factory=list)
 
 
 def read_pubtator(file: str | Path) -> list[Document]:
@@ -162,9 +224,9 @@ def _add_annotation(block: _Block, fields: list[str], lineno: int, where: str) -
             check_relation_type(fields[1])
         except ValueError as e:
             raise DataError(f"{where}: document {block.pmid}: {e}; fix the relation line") from e
-        block.relations.append(
-            Relation(fields[1].strip(), fields[2].strip(), fields[3].strip(), novel)
-        )
+        block.relations.append((lineno, Relation(
+            fields[1].strip(), normalize_id(fields[2]), normalize_id(fields[3]), novel
+        )))
     else:
         raise DataError(
             f"{where}: document {block.pmid}: cannot parse line with {len(fields)} tab-separated "
@@ -200,7 +262,12 @@ def _finish(
                 "title + ' ' + abstract) or the mention text"
             )
         doc.mentions.append(mention)
-    doc.relations.extend(block.relations)
+    mentioned = {i for m in doc.mentions for i in m.ids}
+    for lineno, relation in block.relations:
+        problem = relation_problem(relation, mentioned)
+        if problem:
+            raise DataError(f"{path}:{lineno}: document {block.pmid}: {problem}")
+        doc.relations.append(relation)
     docs.append(doc)
     return None
 
