@@ -65,6 +65,7 @@ PLANS = [
          quick=True),
     Plan(r"--data /data/BioRED --split test$", "fails", "/data/BioRED"),
     Plan(r"data\.path=/data/\S+$", "fails", "/data/", quick=True),
+    Plan(r"cli\.score_relext --gold /data/", "fails", "/data/", quick=True),
     Plan(r"data\.path=\.\.\.", "fails", "", quick=True),
     Plan(r"experiment=relext_seed model=pubmedbert", "fails", "/data/BioRED", quick=True),
     Plan(r"make_relext_splits.py --data /data/BioRED", "fails", "/data/BioRED", quick=True),

@@ -34,7 +34,8 @@ class ModelLoadError(UserError):
 
 
 class RunInterrupted(Exception):
-    """Training stopped early on purpose (trainer.stop_at_step); resume with the same command.
+    """Training saved and stopped early on purpose (trainer.stop_at_step, or SLURM's time-limit
+    signal); resume with the same command (a requeued SLURM job does).
     Not a mistake and not a crash: exit code 3, the run directory kept for the resume."""
 
     exit_code = 3

@@ -69,7 +69,12 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         result = task.run(rc, run_dir, tracker)
         if result.interrupted:
             status = "KILLED"
+            from socio_re.training.preemption import requested
+
+            signalled = requested()
             raise RunInterrupted(
+                f"stopped after a checkpoint on {signalled} from SLURM (time limit or "
+                "preemption ahead); the requeued job resumes from it" if signalled else
                 f"stopped after the checkpoint at step {rc.trainer.stop_at_step} "
                 "(trainer.stop_at_step); run the same command with the same hydra.run.dir "
                 "to resume"

@@ -133,6 +133,7 @@ def fold_sweep(slurm_cluster, cache_dir, tmp_path_factory):  # noqa: F811
         second = run_train(FOLD_SWEEP, work, WAIT_S, env)
         reference = reference.result()
     second_summary = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    second_aggregate = json.loads((sweep_dir / "aggregate.json").read_text())
     timings["second"] = time.monotonic() - started
     third = run_train(FOLD_SWEEP, work, WAIT_S, env)
     timings["third"] = time.monotonic() - started
@@ -141,7 +142,8 @@ def fold_sweep(slurm_cluster, cache_dir, tmp_path_factory):  # noqa: F811
            "first": (first.returncode, first_out.read_text(),
                      (work / "first.err").read_text()),
            "first_summary": first_summary, "submitted": submitted, "second": second,
-           "second_summary": second_summary, "reference": reference, "third": third,
+           "second_summary": second_summary, "second_aggregate": second_aggregate,
+           "reference": reference, "third": third,
            "third_summary": json.loads((sweep_dir / "sweep_summary.json").read_text())}
 
 
@@ -228,9 +230,40 @@ def test_the_same_command_again_submits_nothing(fold_sweep):
     assert [job["status"] for job in jobs] == ["skipped"] * 5
     assert [job["job_id"] for job in jobs] == [""] * 5
     assert "SLURM job" not in third.stdout
-    # The second run submitted fold 1 alone; the third nothing.
+    # The second run submitted fold 1 alone (and its aggregate job); the third nothing.
     after = _job_folders(fold_sweep["dir"])
-    assert len(after) == len(fold_sweep["submitted"]) + 1, (fold_sweep["submitted"], after)
+    assert len(after) == len(fold_sweep["submitted"]) + 2, (fold_sweep["submitted"], after)
+
+
+@pytest.mark.slow
+def test_an_aggregate_job_after_the_array_computes_the_cv_aggregate_and_fold_ensemble(
+        fold_sweep):
+    import mlflow
+
+    # First run: after the array (fold 1 cancelled): the aggregate of the four folds that
+    # finished, computed by a job that waited for the requeued tasks too.
+    first = fold_sweep["first_summary"]["aggregate_job"]
+    assert first["dependency"] == f"afterany:{fold_sweep['array']}"
+    assert first["status"] == "completed", first
+    script = next(Path(first["log"]).parent.glob("*_submission.sh")).read_text()
+    assert f"#SBATCH --dependency=afterany:{fold_sweep['array']}" in script
+    assert "aggregate of 4 jobs" in Path(first["log"]).read_text()
+    # Second run (fold 1 resumed): all five folds, and the fold ensemble, on the cluster.
+    second = fold_sweep["second_summary"]["aggregate_job"]
+    aggregate = fold_sweep["second_aggregate"]
+    assert aggregate["computed_by"].startswith(f"SLURM job {second['job_id']} ")
+    assert aggregate["jobs"] == 5
+    ensemble = aggregate["ensemble"]
+    assert ensemble["models"] == 5 and "test/micro_f1" in ensemble["metrics"]
+    on_disk = json.loads((fold_sweep["dir"] / "ensemble" / "metrics.json").read_text())
+    assert on_disk["test/micro_f1"] == ensemble["metrics"]["test/micro_f1"]
+    assert on_disk["ensemble/models"] == 5
+    assert "fold ensemble (mean of 5 fold models) on test" in fold_sweep["second"].stdout
+    client = mlflow.MlflowClient(fold_sweep["env"]["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("relext").experiment_id])
+    parent, = [r for r in runs if r.data.tags.get("socio_re.sweep_parent") == "true"]
+    assert parent.data.metrics["ensemble/test/micro_f1"] == \
+        pytest.approx(ensemble["metrics"]["test/micro_f1"])
 
 
 @pytest.mark.slow
@@ -279,3 +312,127 @@ def test_a_requeued_job_resumes_its_run_and_ends_as_if_uninterrupted(fold_sweep,
         assert metrics == pytest.approx(expected, rel=1e-5, abs=1e-7)
     else:
         assert metrics["train/global_step"] == 24
+
+
+# --- a two-process job out of time: SLURM's warning signal, a checkpoint, the requeue -------
+
+# strategy=ddp: the job starts its two ranks itself. No periodic checkpoint (save_steps past
+# max_steps), so the only checkpoint there is to resume from is the one the signal asked for;
+# enough steps that training lasts well past slurmctld's 30 s time-limit check.
+DDP_SETTINGS = ["task=relext", "model=tiny-encoder", "debug=smoke", "strategy=ddp",
+                "task.eval.max_rows=8", "trainer.max_steps=400", "trainer.save_steps=100000",
+                "trainer.eval_steps=100000", "task.load_best=false", "fold=0"]
+# signal_delay_s past any limit the test sets: the warning goes out at slurmctld's next check.
+DDP_JOB = ["-m", "hydra/launcher=slurm", "hydra.launcher.gpus_per_node=0",
+           "hydra.launcher.cpus_per_task=2", "hydra.launcher.mem_gb=4",
+           "hydra.launcher.timeout_min=30", "hydra.launcher.signal_delay_s=600", *DDP_SETTINGS]
+# slurmctld checks time limits every 30 s, so the signal comes up to 30 s after it is due.
+SLURM_CHECK_S = 30
+
+
+def _state(task: str, env: dict[str, str]) -> tuple[str, int]:
+    """(state, seconds run) of a job, from squeue ("" and 0 once it has left the queue)."""
+    out = subprocess.run(["squeue", "-h", "-o", "%T %M", "-j", task], env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=60).stdout.split()
+    if len(out) < 2:
+        return "", 0
+    seconds = 0
+    for part in out[1].replace("-", ":").split(":"):
+        seconds = seconds * 60 + int(part)
+    return out[0], seconds
+
+
+@pytest.fixture(scope="module")
+def time_limited_job(slurm_cluster, cache_dir, tmp_path_factory):  # noqa: F811
+    """A two-process job whose time limit runs out mid-training, and the same run without a
+    scheduler.
+
+    Once training is under way the test cuts the running job's time limit to a minute or two
+    (``scontrol update TimeLimit``: what a short ``timeout_min`` does, without betting on when
+    training starts on a loaded machine). slurmctld then sends SIGUSR2 at its next time-limit
+    check; the job saves a checkpoint and requeues itself. The requeued job gets its full
+    limit back and starts at once (SLURM holds a requeued job about 2 minutes otherwise)."""
+    work = tmp_path_factory.mktemp("time_limit")
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    env = {**slurm_cluster["env"], "SOCIO_RE_CACHE_DIR": str(cache_dir),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+    out_file = work / "job.out"
+    with open(out_file, "w") as stdout, open(work / "job.err", "w") as stderr:
+        sweep = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *DDP_JOB], cwd=work,
+                                 stdout=stdout, stderr=stderr, env={**os.environ, **env})
+    cut = {}
+    try:
+        _wait_for(lambda: re.search(r"SLURM job (\S+), log (\S+)", out_file.read_text()),
+                  "submission", sweep)
+        task, log = re.search(r"SLURM job (\S+), log (\S+)", out_file.read_text()).groups()
+
+        progress = Path(log).with_name(Path(log).name.replace("_log.err", "_log.out"))
+
+        def training() -> bool:  # rank 0's progress lines
+            return progress.is_file() and re.search(r"step \d+/400", progress.read_text())
+
+        _wait_for(training, "training in the job", sweep)
+        state, ran = _state(task, env)
+        assert state == "RUNNING", state
+        # A limit the job cannot reach before the signal (at most 30 s after the cut) and the
+        # save it triggers, on a loaded machine too.
+        cut["minutes"] = -(-(ran + SLURM_CHECK_S + 60) // 60)
+        _slurm("scontrol", "update", f"JobId={task}", f"TimeLimit={cut['minutes']}", env=env)
+
+        def requeued() -> bool:
+            if _state(task, env)[0] == "PENDING":
+                _slurm("scontrol", "update", f"JobId={task}", "TimeLimit=30", "StartTime=now",
+                       env=env)
+                return True
+            return False
+
+        _wait_for(requeued, "the requeue after the time-limit signal", sweep)
+        sweep.wait(WAIT_S)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait()
+    reference = run_train([*DDP_SETTINGS, f"hydra.run.dir={work / 'reference'}"], work, WAIT_S,
+                          {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'reference.db'}"})
+    sweep_dir = work / "multirun" / "relext" / sweep_name(None, DDP_JOB[1:])
+    yield {"rc": sweep.returncode, "out": out_file.read_text(),
+           "err": (work / "job.err").read_text(),
+           "log": progress.read_text() + Path(log).read_text(), "dir": sweep_dir, "task": task,
+           "reference": reference, "work": work, "env": env, "cut": cut}
+
+
+@pytest.mark.slow
+def test_a_ddp_job_out_of_time_checkpoints_requeues_and_ends_as_if_uninterrupted(
+        time_limited_job):
+    import mlflow
+
+    job = time_limited_job
+    assert job["rc"] == 0, job["out"][-3000:] + job["err"][-3000:]
+    # Two ranks inside the one job, one run directory.
+    run_dirs = [p for p in job["dir"].iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(run_dirs) == 1 and "fold=0" in run_dirs[0].name, run_dirs
+    assert "DDP · 2 processes" in job["log"]
+    # The signal came from slurmctld's time-limit check, was turned into a checkpoint at the
+    # end of a step (no periodic checkpoint exists), and the requeued job resumed from it.
+    saved = re.search(r"SIGUSR2 from SLURM: saving a checkpoint at step (\d+)", job["log"])
+    assert saved, job["log"][-3000:]
+    step = int(saved.group(1))
+    assert 0 < step < 400
+    assert f"Requeued job {job['task']}" in job["log"]
+    assert re.search(rf"resuming from \S+checkpoint-{step}\b", job["log"]), job["log"][-3000:]
+    summary, = json.loads((job["dir"] / "sweep_summary.json").read_text())["jobs"]
+    assert summary["status"] == "completed" and summary["job_id"] == job["task"]
+
+    reference = job["reference"]
+    assert reference.returncode == 0, reference.stdout[-3000:] + reference.stderr[-3000:]
+    expected = json.loads((job["work"] / "reference" / "metrics.json").read_text())
+    metrics = json.loads((run_dirs[0] / "metrics.json").read_text())
+    for key in [k for k in expected if "time" in k or "per_second" in k]:
+        expected.pop(key)
+        metrics.pop(key, None)
+    assert metrics == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    # The requeued job continued the MLflow run the first attempt opened.
+    client = mlflow.MlflowClient(job["env"]["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("relext").experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 1 and children[0].info.status == "FINISHED"

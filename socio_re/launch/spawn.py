@@ -82,13 +82,17 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None
         max_restarts=0, monitor_interval=0.2, start_method="spawn")
     errors = run_dir / ERROR_DIR
     shutil.rmtree(errors, ignore_errors=True)  # records of an earlier attempt (a resume)
+    from socio_re.training.preemption import ranks_running
+
     try:
-        elastic_launch(config, worker_main)(str(run_dir))
+        with ranks_running():  # a SLURM signal meanwhile waits for the ranks' checkpoint
+            elastic_launch(config, worker_main)(str(run_dir))
     except ChildFailedError as exc:
         raise _worker_error(errors, exc) from None
     finally:
         os.environ.pop(WORKER_ENV, None)
-    # Ranks that stopped on purpose (trainer.stop_at_step) exit cleanly and leave a record.
+    # Ranks that stopped on purpose (trainer.stop_at_step, a SLURM signal) exit cleanly and
+    # leave a record.
     stopped = _worker_error(errors, None) if errors.is_dir() else None
     if isinstance(stopped, RunInterrupted):
         raise stopped

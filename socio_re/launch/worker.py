@@ -17,8 +17,10 @@ def worker_main(run_dir: str) -> None:
     from socio_re.errors import RunInterrupted, UserError, environment_problem
     from socio_re.execute import execute
     from socio_re.launch.distributed import init_deepspeed, rank
+    from socio_re.training.preemption import install_rank_handler
     from socio_re.utils.console import setup_logging
 
+    install_rank_handler()  # SLURM's time-limit signal: checkpoint, not sudden death
     path = Path(run_dir)
     # Rank 0 appends to the run's log (the parent already opened it); the others stay quiet.
     setup_logging(path if rank() == 0 else None)

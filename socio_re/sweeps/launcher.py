@@ -119,6 +119,7 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
         ret = run_job(hydra_context=launcher.hydra_context, task_function=launcher.task_function,
                       config=cfg, job_dir_key=job_dir_key, job_subdir_key="hydra.sweep.subdir")
     except BaseException as exc:
+        _requeue_if_signalled(ended_by)  # the checkpoint asked for by SIGUSR2 is on disk
         if ended_by:  # cancelled, requeued or preempted: no result, the scheduler's state tells
             raise SystemExit(ended_by["code"]) from None
         if not isinstance(exc, SystemExit):
@@ -130,6 +131,8 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
             write_job_exit(sweep_dir, name, code, message)
             raise JobExit(code, message) from None
         raise
+    # Signalled after its training ended: the run finished, no requeue needed.
+    ended_by.pop("deferred", None)
     if ended_by:
         raise SystemExit(ended_by["code"])
     return ret
@@ -142,22 +145,32 @@ SIGTERM_EXIT = 143
 def _stop_on_slurm_signals() -> dict[str, Any]:
     """Inside a SLURM job: stop the run when the scheduler ends the job, and leave no result.
 
-    submitit ignores SIGTERM (it waits for its USR2 to checkpoint and requeue), so a job that
-    was cancelled (``scancel``), requeued (``scontrol requeue``, preemption) or reached its time
-    limit trained on for the cluster's KillWait, and could even finish and write a result while
-    SLURM was requeueing it: the launcher then reported it done and stopped waiting, and the
-    requeued copy ran unwatched. Here SIGTERM stops the run at once (its MLflow run is marked
-    KILLED; resume=auto continues from the newest checkpoint), and so does submitit's USR2
-    handler once it has requeued the job. Either way the job ends without a result file, so the
-    launcher goes by the scheduler's state: CANCELLED (interrupted, resumable) or requeued
-    (it keeps waiting for the next attempt). Returns the dict that says, once set, how it
-    ended (``{"signal", "code"}``)."""
+    SIGTERM (``scancel``, ``scontrol requeue``, preemption, the time limit itself): submitit
+    ignores it (it waits for its USR2 to checkpoint and requeue), so a job that was cancelled or
+    requeued trained on for the cluster's KillWait, and could even finish and write a result
+    while SLURM was requeueing it: the launcher then reported it done and stopped waiting, and
+    the requeued copy ran unwatched. Here SIGTERM stops the run at once (its MLflow run is
+    marked KILLED; resume=auto continues from the newest checkpoint).
+
+    SIGUSR2 (``signal_delay_s`` before the time limit, or a preemption warning): while a
+    trainer trains, here or in the ranks this job started, the signal only asks for a
+    checkpoint (training/preemption.py); the run saves at the end of its step and stops, and
+    only then does submitit requeue the job (:func:`_requeue_if_signalled`). Otherwise (still
+    loading, or evaluating after training) submitit requeues at once.
+
+    Either way the job ends without a result file, so the launcher goes by the scheduler's
+    state: CANCELLED (interrupted, resumable) or requeued (it keeps waiting for the next
+    attempt). Returns the dict that says how it ended (``{"signal", "code"}`` once set; a
+    deferred USR2 waits under ``"deferred"``)."""
     import signal
 
+    from socio_re.training import preemption
+
     ended_by: dict[str, Any] = {}
+    preemption.reset()
 
     def on_sigterm(signum, frame):
-        if not ended_by:
+        if "code" not in ended_by:
             ended_by.update(signal="SIGTERM", code=SIGTERM_EXIT)
             log.warning("SIGTERM from SLURM (job cancelled, requeued, preempted or out of time): "
                         "stopping; a re-run or the requeued job resumes from the newest "
@@ -166,7 +179,7 @@ def _stop_on_slurm_signals() -> dict[str, Any]:
 
     usr2 = signal.getsignal(signal.SIGUSR2)
 
-    def on_usr2(signum, frame):
+    def requeue(signum, frame):
         try:
             if callable(usr2):
                 usr2(signum, frame)  # submitit: checkpoint, scontrol requeue, sys.exit(-1)
@@ -174,9 +187,29 @@ def _stop_on_slurm_signals() -> dict[str, Any]:
             ended_by.update(signal="SIGUSR2", code=SIGTERM_EXIT)
             raise KeyboardInterrupt from None
 
+    def on_usr2(signum, frame):
+        if "code" in ended_by or "deferred" in ended_by:
+            return
+        if preemption.can_checkpoint():
+            preemption.request("SIGUSR2")
+            ended_by["deferred"] = lambda: requeue(signum, frame)
+            log.warning("SIGUSR2 from SLURM (time limit or preemption ahead): the run saves a "
+                        "checkpoint at the end of its current step, then the job is requeued")
+            return
+        requeue(signum, frame)
+
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGUSR2, on_usr2)
     return ended_by
+
+
+def _requeue_if_signalled(ended_by: dict[str, Any]) -> None:
+    """After the run ended (stopped at its checkpoint, or finished): the requeue a SIGUSR2 asked
+    for. submitit's handler requeues the job and exits; ``ended_by`` then says so."""
+    deferred = ended_by.pop("deferred", None)
+    if deferred is not None and "code" not in ended_by:
+        with contextlib.suppress(KeyboardInterrupt):  # raised once ended_by says so
+            deferred()
 
 
 # --- launcher side -----------------------------------------------------------------------
@@ -345,6 +378,10 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
     results: dict[int, Any] = {}
     running: list[tuple[Any, JobRecord, list[int]]] = []
     stopped = False  # by Ctrl-C
+    task = str(cfg.task.name)
+    tracking = {"uri": uri, "experiment": experiment, "sweep_id": sweep_id, "parent": parent} \
+        if parent is not None else None
+    finished_by: dict[str, Any] = {}  # the SLURM aggregate job's result, once it ran
     try:
         if local:
             _run_here(launcher, executor, list(to_run), running, params, slots, gpus,
@@ -352,7 +389,9 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
         elif to_run:
             _run_on_slurm(launcher, executor, cfg, list(to_run), params,
                           lambda job, rec: _collect(job, rec, sweep_dir, results),
-                          lambda recs: _tag_parent(uri, parent, recs))
+                          lambda recs: _tag_parent(uri, parent, recs),
+                          lambda array: _submit_aggregate_job(
+                              launcher, sweep_dir, array, records, task, tracking, finished_by))
     except SubmissionError:  # sbatch refused at submission: nothing runs, close the parent
         if parent is not None:
             from socio_re.sweeps.parent import finish_parent
@@ -364,14 +403,16 @@ def launch_sweep(launcher, job_overrides, initial_job_idx: int):
         stop_after_ctrl_c(running, records)
 
     unfinished = [r for r in records if r.status not in ("completed", "skipped")]
-    aggregate = None
-    if parent is not None:
-        aggregate = _close_parent(uri, experiment, sweep_id, parent, sweep_dir,
-                                  failed=bool(unfinished), stopped=stopped,
-                                  jobs_cancelled=local)
-    _write_summary(sweep_dir, sweep_id, parent, records)
+    if "result" in finished_by:  # the aggregate job did it on the cluster
+        aggregate = finished_by["result"]
+    else:
+        from socio_re.sweeps.finish import finish_sweep
+
+        aggregate = finish_sweep(records, sweep_dir, task, tracking, stopped=stopped,
+                                 jobs_cancelled=local)
+    _write_summary(sweep_dir, sweep_id, parent, records, finished_by.get("job"))
     print_sweep_summary(sweep_id, sweep_dir, parent, uri, records)
-    print_sweep_result(records, str(cfg.task.name), aggregate)
+    print_sweep_result(records, task, aggregate)
     if unfinished:
         raise SweepFailed(
             f"{len(unfinished)} of {len(records)} jobs did not finish (see the table above); "
@@ -453,9 +494,10 @@ def _run_here(launcher, executor, pending: list, running: list, params, slots: i
 
 
 def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect,
-                  submitted=None) -> None:
+                  submitted=None, after_array=None) -> None:
     """One SLURM job array (at most ``sweep.max_parallel`` at once), waited for job by job;
-    ``submitted(records)`` once the jobs are on the cluster."""
+    ``submitted(records)`` once the jobs are on the cluster, ``after_array(array_id)`` then
+    (the aggregate job); it returns a function that waits for what it submitted."""
     wanted = explicit_max_parallel(cfg)
     if wanted:
         executor.update_parameters(slurm_array_parallelism=wanted)
@@ -468,10 +510,47 @@ def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect,
         print(f"job #{rec.num} {rec.name}: SLURM job {rec.job_id}, log {rec.log}", flush=True)
     if submitted is not None:
         submitted([rec for rec, _ in pending])
+    wait_for_aggregate = after_array(str(jobs[0].job_id).split("_")[0]) if after_array else None
     for job, (rec, _) in zip(jobs, pending, strict=True):
         job.wait()
         collect(job, rec)
         print(f"job #{rec.num} {rec.name}: {rec.status} (SLURM job {rec.job_id})", flush=True)
+    if wait_for_aggregate is not None:
+        wait_for_aggregate()
+
+
+def _submit_aggregate_job(launcher, sweep_dir: Path, array: str, records: list[JobRecord],
+                          task: str, tracking: dict | None, finished_by: dict):
+    """Submit the sweep's aggregate job (sweeps/finish.py) to start after every task of
+    ``array`` has ended; returns the function that waits for it and puts its result (or,
+    when it failed, nothing: the submitting command then aggregates itself) in
+    ``finished_by``."""
+    from socio_re.sweeps.finish import aggregate_job
+
+    executor = _executor(launcher, str(sweep_dir / ".submitit" / "%j"))
+    extra = dict(launcher.params.get("additional_parameters") or {})
+    # afterany: failed or cancelled tasks end the wait too (the aggregate says what finished).
+    executor.update_parameters(slurm_additional_parameters={**extra,
+                                                            "dependency": f"afterany:{array}"},
+                               name="aggregate")
+    with submission_errors():
+        job = executor.submit(aggregate_job, records, str(sweep_dir), task, tracking)
+    finished_by["job"] = {"job_id": str(job.job_id), "log": str(job.paths.stderr),
+                          "dependency": f"afterany:{array}"}
+    print(f"aggregate: SLURM job {job.job_id} after array {array} (CV aggregate and fold "
+          f"ensemble on the cluster), log {job.paths.stderr}", flush=True)
+
+    def wait() -> None:
+        job.wait()
+        try:
+            finished_by["result"] = job.result()
+            state = "completed"
+        except Exception as exc:
+            state = f"failed ({_error_line(str(exc))}); aggregating here instead"
+        finished_by["job"]["status"] = state.split(" ")[0]
+        print(f"aggregate: {state} (SLURM job {job.job_id})", flush=True)
+
+    return wait
 
 
 def _tag_parent(uri: str | None, parent: str | None, records: list[JobRecord]) -> None:
@@ -555,30 +634,9 @@ def _wait_for_exit(jobs: list[Any], seconds: float) -> None:
             time.sleep(0.2)
 
 
-def _close_parent(uri: str, experiment: str, sweep_id: str, parent: str, sweep_dir: Path, *,
-                  failed: bool, stopped: bool, jobs_cancelled: bool) -> dict[str, Any] | None:
-    """Log the aggregate of the finished jobs on the parent run and close it: FINISHED, FAILED
-    (some job did not finish) or, after Ctrl-C, KILLED with the child runs its cancelled jobs
-    left RUNNING. Returns the aggregate (None if there is none)."""
-    from socio_re.sweeps.parent import aggregate_sweep, finish_parent, mark_interrupted
-
-    aggregate = None
-    try:
-        aggregate = aggregate_sweep(uri, experiment, sweep_id, parent, sweep_dir)
-        log.info("aggregate of %d jobs logged on MLflow parent run %s", aggregate["jobs"],
-                 parent)
-    except Exception as exc:
-        log.warning("no aggregate for sweep %s: %s", sweep_id, exc)
-    if stopped:
-        killed = mark_interrupted(uri, parent, sweep_id, children=jobs_cancelled)
-        log.info("MLflow parent run %s and %d child runs marked KILLED", parent, len(killed))
-    else:
-        finish_parent(uri, parent, "FAILED" if failed else "FINISHED")
-    return aggregate
-
-
 def _write_summary(sweep_dir: Path, sweep_id: str, parent: str | None,
-                   records: list[JobRecord]) -> None:
+                   records: list[JobRecord], aggregate_job: dict | None = None) -> None:
     (sweep_dir / SUMMARY_FILE).write_text(json.dumps(
-        {"sweep_id": sweep_id, "parent_run_id": parent, "jobs": [asdict(r) for r in records]},
+        {"sweep_id": sweep_id, "parent_run_id": parent, "jobs": [asdict(r) for r in records],
+         **({"aggregate_job": aggregate_job} if aggregate_job else {})},
         indent=1, default=str) + "\n")

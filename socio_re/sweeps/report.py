@@ -114,6 +114,13 @@ def print_sweep_result(records: Sequence[JobRecord], task: str,
         # The MLflow aggregate pools every fold of the sweep: right only for a single setting.
         pooled = _logged_oof(aggregate) if len(groups) == 1 else {}
         print_cv_table(jobs, task, setting, pooled or None)
+    ensemble = (aggregate or {}).get("ensemble")
+    if ensemble:
+        shown = ", ".join(f"{k.removeprefix('test/')} {v:.4f}"
+                          for k, v in ensemble["metrics"].items()
+                          if k in ("test/micro_f1", "test/macro_f1"))
+        print(f"fold ensemble (mean of {ensemble['models']} fold models) on test: "
+              f"{shown or 'no gold labels'}; {ensemble['dir']}", flush=True)
 
 
 def job_overrides(rec: JobRecord) -> dict[str, str]:

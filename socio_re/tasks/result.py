@@ -15,7 +15,7 @@ class TaskResult:
     artifacts: dict[str, Path] = field(default_factory=dict)
     # Large outputs only shown in the summary (the saved model, checkpoints).
     paths: dict[str, Path] = field(default_factory=dict)
-    # Training stopped early on purpose (trainer.stop_at_step).
+    # Training saved and stopped early: trainer.stop_at_step, or SLURM's time-limit signal.
     interrupted: bool = False
     # Text the summary prints under the metrics (socrates: the paper-style results table).
     report: str = ""

@@ -1,5 +1,5 @@
 """Trainer callbacks: step metrics to the tracker, the checkpoint completeness marker,
-simulated preemption."""
+compact progress (saving and stopping on a signal or at a step: training/preemption.py)."""
 
 from __future__ import annotations
 
@@ -39,28 +39,6 @@ class CompletenessMarkerCallback(TrainerCallback):
             from socio_re.training.checkpoints import write_marker
 
             write_marker(path, state.global_step)
-        return control
-
-
-class StopAtStepCallback(TrainerCallback):
-    """Save and stop at a given step, as a preempted job would (tests resume on it).
-
-    Only a run that started before the step stops: running the same command again resumes
-    from that checkpoint and finishes, like a killed job that is simply started again."""
-
-    def __init__(self, step: int):
-        self.step = step
-        self.stopped = False
-        self.start = 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.start = state.global_step  # > 0 when resumed from a checkpoint
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.start < self.step <= state.global_step < state.max_steps:
-            control.should_save = True
-            control.should_training_stop = True
-            self.stopped = True
         return control
 
 

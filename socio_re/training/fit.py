@@ -8,12 +8,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def run_callbacks(rc, tracker) -> tuple[list, object | None]:
-    """Tracker callback, plus the simulated-preemption stopper when trainer.stop_at_step is set."""
-    from socio_re.training.callbacks import StopAtStepCallback, TrackerCallback
+def run_callbacks(rc, tracker) -> tuple[list, object]:
+    """Tracker callback, and the stopper that saves and stops at trainer.stop_at_step (a
+    simulated preemption) or when SLURM warns of the time limit (training/preemption.py)."""
+    from socio_re.training.callbacks import TrackerCallback
+    from socio_re.training.preemption import SaveAndStopCallback
 
-    stopper = StopAtStepCallback(rc.trainer.stop_at_step) if rc.trainer.stop_at_step else None
-    return [TrackerCallback(tracker), *([stopper] if stopper else [])], stopper
+    stopper = SaveAndStopCallback(rc.trainer.stop_at_step)
+    return [TrackerCallback(tracker), stopper], stopper
 
 
 def fit(trainer, resume: str, run_dir: Path, tracker=None) -> None:
