@@ -95,6 +95,8 @@ def test_novelty_f1_by_hand():
     assert m["novelty_precision"] == pytest.approx(2 / 5)
     assert m["novelty_recall"] == pytest.approx(1 / 3)
     assert m["novelty_f1"] == pytest.approx(4 / 11)
+    # The constant baseline (every predicted relation Novel): i0 and i3 right -> also 4/11.
+    assert m["novelty_f1_all_novel"] == pytest.approx(4 / 11)
     assert "novelty_f1" not in relext_metrics(GOLD, PRED)
     with pytest.raises(ValueError, match="both"):
         relext_metrics(GOLD, PRED, gold_novel=gold_novel)

@@ -10,6 +10,7 @@ import pytest
 from conftest import compose, run_module, run_train
 
 from socio_re.config.validate import validate_config
+from socio_re.data.relext.documents import LABELS
 
 pytestmark = pytest.mark.slow
 
@@ -46,15 +47,30 @@ def test_fold_runs_write_metrics_and_outputs(fold_sweep):
         assert metrics["train/last_loss"] < metrics["train/first_loss"]
         preds = pd.read_csv(run / "test_predictions.csv")
         assert {"abstract_id", "entity_a_id", "entity_b_id", "pred_label", "gold_label",
-                "p_NOT", "p_Bind"} <= set(preds.columns)
-        assert preds.filter(like="p_").sum(axis=1).round(4).eq(1).all()
+                "p_NOT", "p_Bind", "gold_novel", "p_novel", "pred_novel"} <= set(preds.columns)
+        assert preds[[f"p_{label}" for label in LABELS]].sum(axis=1).round(4).eq(1).all()
+        assert preds["pred_novel"].equals(preds["p_novel"] >= 0.5)
         sub = pd.read_csv(run / "test_litcoin_submission.tsv", sep="\t")
         assert list(sub.columns) == ["id", "abstract_id", "type", "entity_1_id", "entity_2_id",
                                      "novel"]
         assert "NOT" not in set(sub["type"])
-        assert len(sub) == (preds["pred_label"] != "NOT").sum()
-        for line in (run / "test_relations.pubtator").read_text().splitlines():
+        related = preds[preds["pred_label"] != "NOT"]
+        assert len(sub) == len(related)
+        # The novelty written is the one predicted, relation for relation
+        key = ["abstract_id", "entity_1_id", "entity_2_id"]
+        written = sub.astype({k: str for k in key}).set_index(key)["novel"]
+        for pair in related.itertuples():
+            expected = "Novel" if pair.pred_novel else "No"
+            assert written[(str(pair.abstract_id), str(pair.entity_a_id),
+                            str(pair.entity_b_id))] == expected
+        lines = (run / "test_relations.pubtator").read_text().splitlines()
+        assert [line.split("\t")[-1] for line in lines] == sub["novel"].tolist()
+        for line in lines:
             assert len(line.split("\t")) == 5
+        for name in ("test/novelty_f1", "test/novelty_f1_all_novel", "val/novelty_accuracy"):
+            assert 0.0 <= metrics[name] <= 1.0
+        assert json.loads((run / "model" / "pair_classifier.json").read_text())["novelty"] == \
+            "head"
         assert (run / "test_confusion.png").read_bytes()[:4] == b"\x89PNG"
         per_class = pd.read_csv(run / "test_per_class.csv")
         assert "support" in per_class.columns
@@ -134,9 +150,19 @@ def test_ensemble_scores_the_mean_of_two_folds_and_pools_out_of_fold(fold_sweep)
     import numpy as np
 
     probs = np.load(ens / "test_probabilities.npy")
-    fold0 = pd.read_csv(ens / "fold_0" / "test_predictions.csv").filter(like="p_").to_numpy()
-    fold1 = pd.read_csv(ens / "fold_1" / "test_predictions.csv").filter(like="p_").to_numpy()
-    assert np.allclose(probs, (fold0 + fold1) / 2, atol=1e-5)
+    columns = [f"p_{label}" for label in LABELS]
+    folds = [pd.read_csv(ens / f"fold_{k}" / "test_predictions.csv") for k in (0, 1)]
+    assert np.allclose(probs, (folds[0][columns].to_numpy() + folds[1][columns].to_numpy()) / 2,
+                       atol=1e-5)
+    # Novelty too: the ensemble's P(Novel) is the mean of the folds', and decides its files
+    preds = pd.read_csv(ens / "test_predictions.csv")
+    assert np.allclose(preds["p_novel"], (folds[0]["p_novel"] + folds[1]["p_novel"]) / 2,
+                       atol=1e-6)
+    assert preds["pred_novel"].equals(preds["p_novel"] >= 0.5)
+    related = preds[preds["pred_label"] != "NOT"]
+    sub = pd.read_csv(ens / "test_litcoin_submission.tsv", sep="\t")
+    assert sorted(sub["novel"]) == sorted(np.where(related["pred_novel"], "Novel", "No"))
+    assert 0.0 <= metrics["test/novelty_f1"] <= 1.0 and "oof/novelty_f1_all_novel" in metrics
     oof = pd.read_csv(ens / "oof_predictions.csv")
     assert len(oof) == sum(len(pd.read_csv(r / "val_predictions.csv"))
                            for r in fold_sweep["runs"])

@@ -2,7 +2,8 @@
 
 The fold models each predict the same test instances; their prediction frames are first put in
 one row order with :func:`align_predictions`, then their probability matrices are combined with
-:func:`ensemble_probabilities`.
+:func:`ensemble_probabilities`. A matrix may carry each row's novelty probability, P(Novel) of the
+relation, as :class:`PairProbabilities`; the ensemble's is the average of the models'.
 """
 
 from __future__ import annotations
@@ -20,6 +21,36 @@ METHODS = ("mean", "vote")
 _TIE_BREAK = 1e-6
 
 
+class PairProbabilities(np.ndarray):
+    """Class probabilities (n, C) with, optionally, P(Novel) of each row as ``p_novel`` (n,).
+
+    An ordinary array everywhere else (``np.save``, arithmetic, indexing); anything derived
+    from it (a slice, a sum) has ``p_novel = None``: only :func:`with_novelty` attaches one.
+    """
+
+    p_novel: np.ndarray | None = None
+
+    def __array_finalize__(self, obj) -> None:
+        self.p_novel = None
+
+
+def with_novelty(probs: np.ndarray, p_novel: np.ndarray | None) -> np.ndarray:
+    """``probs`` as :class:`PairProbabilities` carrying ``p_novel`` (one value per row)."""
+    out = np.asarray(probs, dtype=np.float64).view(PairProbabilities)
+    if p_novel is not None:
+        p_novel = np.asarray(p_novel, dtype=np.float64)
+        if p_novel.shape != (len(out),):
+            raise ValueError(f"p_novel has shape {p_novel.shape}; expected ({len(out)},), one "
+                             "value per row of the probabilities")
+        out.p_novel = p_novel
+    return out
+
+
+def novelty_of(probs: np.ndarray) -> np.ndarray | None:
+    """P(Novel) per row carried by ``probs``, or None (a model without novelty prediction)."""
+    return getattr(probs, "p_novel", None)
+
+
 def ensemble_probabilities(prob_list: list[np.ndarray], method: str = "mean") -> np.ndarray:
     """Combine ``k`` probability matrices of shape (n, C) into one (n, C) matrix.
 
@@ -28,18 +59,24 @@ def ensemble_probabilities(prob_list: list[np.ndarray], method: str = "mean") ->
       class, with ties between classes of equal votes broken by the mean probability. The
       tie-break is folded in as ``1e-6 * mean`` (then renormalised), so ``argmax`` of the result
       is the ensemble decision and the values stay vote shares to within 1e-6.
+
+    When every input carries novelty probabilities (:class:`PairProbabilities`), the result
+    carries their element-wise average, under either method (a relation's novelty is then
+    ``mean p_novel >= 0.5``); if any input lacks them, the result has none.
     """
     if method not in METHODS:
         raise ValueError(f"unknown ensemble method {method!r}; expected one of {list(METHODS)}")
     stack = _stack(prob_list)
     mean = stack.mean(axis=0)
+    novel = [novelty_of(p) for p in prob_list]
+    p_novel = np.mean(np.stack(novel), axis=0) if all(v is not None for v in novel) else None
     if method == "mean":
-        return mean
+        return with_novelty(mean, p_novel)
     k, _, c = stack.shape
     # (k, n, 1) argmaxes against (C,) class ids -> one-hot votes, summed over the models
     votes = (stack.argmax(axis=2)[..., None] == np.arange(c)).sum(axis=0)
     scores = votes / k + _TIE_BREAK * mean
-    return scores / scores.sum(axis=1, keepdims=True)
+    return with_novelty(scores / scores.sum(axis=1, keepdims=True), p_novel)
 
 
 def align_predictions(
@@ -99,7 +136,9 @@ def _keyed(frame: pd.DataFrame, keys: list[str], i: int) -> pd.DataFrame:
 
 def pooled_out_of_fold(runs: Sequence[Path], labels) -> tuple[dict, object]:
     """Concatenate each fold's validation predictions (its held-out abstracts) and score them
-    together: the cross-validation estimate that does not average per-fold F1s."""
+    together: the cross-validation estimate that does not average per-fold F1s. Novelty is
+    scored where the frames have ``gold_novel``; rows without a ``pred_novel`` count as Novel
+    (what the output files write for them)."""
     from socio_re.metrics.relext import relext_metrics
 
     frames = [pd.read_csv(Path(r) / "val_predictions.csv") for r in runs
@@ -107,6 +146,13 @@ def pooled_out_of_fold(runs: Sequence[Path], labels) -> tuple[dict, object]:
     if not frames:
         return {}, None
     oof = pd.concat(frames, ignore_index=True)
-    m = relext_metrics(oof["gold_label"].tolist(), oof["pred_label"].tolist(), labels)
+    novelty = {}
+    if "gold_novel" in oof.columns:
+        pred_novel = oof["pred_novel"] if "pred_novel" in oof.columns else \
+            pd.Series([True] * len(oof))
+        novelty = {"gold_novel": oof["gold_novel"].tolist(),
+                   "pred_novel": pred_novel.where(pred_novel.notna(), True).tolist()}
+    m = relext_metrics(oof["gold_label"].tolist(), oof["pred_label"].tolist(), labels,
+                       **novelty)
     m["folds"] = len(frames)
     return {f"oof/{k}": v for k, v in m.items()}, oof

@@ -62,7 +62,11 @@ def relext_metrics(
       ``novelty_precision``, ``novelty_recall``, ``novelty_f1``, the BioRED "all" score, where a
       TP needs the right type *and* the right novelty. Gold relations of unknown novelty cannot
       be judged and their instances are dropped; gold-NOT instances stay, so positives
-      predicted on them remain FPs.
+      predicted on them remain FPs. Beside them, ``novelty_f1_all_novel``: the same score with
+      every predicted relation labelled Novel (the constant baseline a novelty prediction has
+      to beat; the types as predicted); and ``novelty_accuracy`` / ``novelty_accuracy_all_novel``:
+      over the gold relations of known novelty that were detected (predicted not NOT, any
+      type), the share whose predicted novelty is right / that are Novel.
     """
     g, p = _as_indices(gold, labels), _as_indices(pred, labels)
     _check_same_length(g, p, "gold", "pred")
@@ -240,10 +244,18 @@ def _novelty_scores(
     # is scored, so false positives keep counting.
     keep = ~((gold != NEGATIVE) & ~g_known)
     g, p = gold[keep], pred[keep]
-    correct = (p == g) & (g != NEGATIVE) & p_known[keep] & (p_val[keep] == g_val[keep])
-    prec, rec, f1 = _prf(int(correct.sum()), int((p != NEGATIVE).sum()),
-                         int((g != NEGATIVE).sum()))
-    return {"novelty_precision": prec, "novelty_recall": rec, "novelty_f1": f1}
+    n_pred, n_gold = int((p != NEGATIVE).sum()), int((g != NEGATIVE).sum())
+    typed = (p == g) & (g != NEGATIVE)
+    right = p_known[keep] & (p_val[keep] == g_val[keep])
+    prec, rec, f1 = _prf(int((typed & right).sum()), n_pred, n_gold)
+    # The constant baseline: every predicted relation "Novel".
+    baseline_f1 = _prf(int((typed & g_val[keep]).sum()), n_pred, n_gold)[2]
+    detected = (g != NEGATIVE) & (p != NEGATIVE)
+    return {"novelty_precision": prec, "novelty_recall": rec, "novelty_f1": f1,
+            "novelty_f1_all_novel": baseline_f1,
+            "novelty_accuracy": _ratio(int((detected & right).sum()), int(detected.sum())),
+            "novelty_accuracy_all_novel": _ratio(int((detected & g_val[keep]).sum()),
+                                                 int(detected.sum()))}
 
 
 def _novelty_values(

@@ -8,6 +8,7 @@ TRANSFORMS = ("entity_mask", "entity_marker", "entity_marker_punct", "entity_mar
               "typed_entity_marker", "typed_entity_marker_punct", "typed_entity_marker_punkt")
 POOLINGS = ("auto", "cls", "entity_start", "last_token")
 FORMATS = ("auto", "litcoin", "pubtator", "bioc", "split_files")
+NOVELTY = ("head", "joint", "none")  # socio_re.tasks.relext.novelty.MODES
 
 
 @dataclass
@@ -31,6 +32,11 @@ class RelextTaskConfig:
     class_weights: bool = False
     # Pick the checkpoint with the best validation micro-F1 (needs a validation fold).
     load_best: bool = True
+    # How novelty (Novel/No) is predicted: head (a second output on the pair representation,
+    # loss on gold related pairs only), joint (NOT + type x novelty classes), none (all Novel).
+    novelty: str = "head"
+    # Weight of the novelty loss against the type loss (novelty=head).
+    novelty_loss_weight: float = 1.0
     eval: RelextEvalConfig = field(default_factory=RelextEvalConfig)
 
 
@@ -80,6 +86,9 @@ def validate(rc) -> None:
         (t.max_length >= 16, "task.max_length", t.max_length, "an integer >= 16"),
         (0 <= t.label_smoothing < 1, "task.label_smoothing", t.label_smoothing,
          "a number in [0, 1)"),
+        (t.novelty in NOVELTY, "task.novelty", t.novelty, ", ".join(NOVELTY)),
+        (t.novelty_loss_weight >= 0, "task.novelty_loss_weight", t.novelty_loss_weight,
+         "a number >= 0"),
         (d.format in FORMATS, "data.format", d.format, ", ".join(FORMATS)),
         (d.context in ("sentences", "abstract"), "data.context", d.context,
          "sentences, abstract"),

@@ -38,11 +38,18 @@ def _encodings(tokenizer, texts: list[str], max_length: int) -> list:
 
 
 def encode(instances: list, tokenizer, *, transform: str, max_length: int,
-           labels: tuple[str, ...]) -> tuple[dict[str, list], dict[str, Any]]:
+           labels: tuple[str, ...], novelty: str = "none"
+           ) -> tuple[dict[str, list], dict[str, Any]]:
+    """Token ids, entity start positions and training targets. ``labels`` are the type labels;
+    ``novelty`` (``task.novelty``) decides the targets: ``joint`` numbers the (type, novelty)
+    classes, ``head`` adds a ``novelty`` column (1 Novel, 0 No, -100 none)."""
     from socio_re.data.relext.transforms import apply_transform
+    from socio_re.tasks.relext.novelty import label_id, novelty_target
 
     cols: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": [], "a_pos": [],
                              "b_pos": []}
+    if novelty == "head":
+        cols["novelty"] = []
     truncated = marker_cut = 0
     texts, infos = [], []
     for inst in instances:
@@ -61,7 +68,9 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
             marker_cut += 1
         cols["input_ids"].append(enc.ids)
         cols["attention_mask"].append(enc.attention_mask)
-        cols["labels"].append(labels.index(inst.type))
+        cols["labels"].append(label_id(inst, labels, novelty))
+        if novelty == "head":
+            cols["novelty"].append(novelty_target(inst))
         cols["a_pos"].append(a if a is not None else 0)
         cols["b_pos"].append(b if b is not None else 0)
     lengths = [len(x) for x in cols["input_ids"]]
@@ -85,7 +94,7 @@ class PairCollator:
 
         ids, mask = pad_right([f["input_ids"] for f in features], self.pad_token_id)
         batch = {"input_ids": ids, "attention_mask": mask}
-        for key in ("labels", "a_pos", "b_pos"):
+        for key in ("labels", "a_pos", "b_pos", "novelty"):
             if key in features[0]:
                 batch[key] = torch.tensor([f[key] for f in features], dtype=torch.long)
         return batch

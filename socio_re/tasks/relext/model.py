@@ -29,6 +29,7 @@ def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None,
         resolve_model_path,
     )
     from socio_re.tasks.relext.encode import prepare_tokenizer
+    from socio_re.tasks.relext.novelty import model_labels
 
     path = resolve_model_path(rc.model)
     tokenizer = load_tokenizer(rc.model, path, require_chat_template=False)
@@ -45,15 +46,18 @@ def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None,
     has_markers = rc.task.transform != "entity_mask" or bool(marker_tokens(rc.task.transform))
     pooling = rc.task.pooling if rc.task.pooling != "auto" else default_pooling(
         rc.model.kind, has_markers)
-    model = PairClassifier(backbone, len(labels), pooling,
-                           label_smoothing=rc.task.label_smoothing, class_weights=class_weights)
+    # labels: the type labels; with task.novelty=joint the classes are (type, novelty) pairs.
+    novelty = rc.task.novelty if rc.task.novelty != "none" else None
+    model = PairClassifier(backbone, len(model_labels(labels, rc.task.novelty)), pooling,
+                           label_smoothing=rc.task.label_smoothing, class_weights=class_weights,
+                           novelty=novelty, novelty_loss_weight=rc.task.novelty_loss_weight)
     new_ids = prepare_tokenizer(tokenizer, model, rc.task.transform)
     if rc.finetune.method == "lora":
         model = wrap_lora(model, rc, new_ids)
     trainable, total = count_parameters(model)
-    log.info("pair classifier on %s (%s, pooling=%s): %.2fM parameters, %.2fM trainable (%s), "
-             "%d new marker tokens", rc.model.name, path, pooling, total / 1e6, trainable / 1e6,
-             rc.finetune.method, len(new_ids))
+    log.info("pair classifier on %s (%s, pooling=%s, novelty=%s): %.2fM parameters, %.2fM "
+             "trainable (%s), %d new marker tokens", rc.model.name, path, pooling,
+             rc.task.novelty, total / 1e6, trainable / 1e6, rc.finetune.method, len(new_ids))
     return model, tokenizer, pooling
 
 
@@ -88,6 +92,7 @@ def unwrap_for_saving(model):
 
 def export_classifier(trainer, rc: RunConfig, labels: tuple[str, ...], tokenizer, final):
     """Save the trained pair classifier as a plain directory (LoRA merged), from any engine."""
+    from socio_re.tasks.relext.novelty import model_labels
     from socio_re.training.export import save_full_model
 
     def save(model, directory, state):
@@ -107,6 +112,7 @@ def export_classifier(trainer, rc: RunConfig, labels: tuple[str, ...], tokenizer
             fresh, _, _ = build_classifier(rc, labels, strategy=False)
             fresh.load_state_dict(state, strict=False)
             model = fresh
-        unwrap_for_saving(model).save(directory, tokenizer, labels=list(labels))
+        unwrap_for_saving(model).save(directory, tokenizer,
+                                      labels=list(model_labels(labels, rc.task.novelty)))
 
     return save_full_model(trainer, final, save_fn=save)

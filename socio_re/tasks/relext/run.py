@@ -34,13 +34,21 @@ def cap_rows(instances: list, max_rows: int | None, seed: int) -> list:
     return [instances[i] for i in keep]
 
 
-def compute_metrics_fn(labels: tuple[str, ...]):
+def compute_metrics_fn(labels: tuple[str, ...], novelty: str = "none"):
+    """The Trainer's validation metrics (type level; novelty is scored after training, from the
+    final predictions). ``novelty=joint``: classes and gold ids are (type, novelty) pairs,
+    summed / mapped back to types first."""
     from socio_re.metrics.relext import relext_metrics
+    from socio_re.tasks.relext.novelty import joint_to_type, split_joint
 
     def compute(eval_pred):
         logits, gold = eval_pred.predictions, eval_pred.label_ids
-        if isinstance(logits, tuple):
+        if isinstance(logits, tuple):  # (logits, novelty_logits) with a novelty head
             logits = logits[0]
+        if novelty == "joint":
+            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            logits = split_joint(shifted / shifted.sum(axis=-1, keepdims=True))[0]
+            gold = joint_to_type(gold)
         m = relext_metrics(list(gold), list(np.argmax(logits, axis=-1)), labels)
         return {k: m[k] for k in ("micro_f1", "micro_precision", "micro_recall", "macro_f1")}
 
@@ -75,6 +83,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         export_classifier,
         unwrap_for_saving,
     )
+    from socio_re.tasks.relext.novelty import label_id, model_labels
     from socio_re.tasks.relext.scoring import score_and_write
     from socio_re.training.arguments import training_arguments
     from socio_re.training.fit import fit, run_callbacks
@@ -84,9 +93,11 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     prepared = prepare(rc.data, rc.paths.cache_dir)
     train_inst, val_inst = _fold_instances(rc, prepared)
     labels = LABELS
+    novelty = rc.task.novelty
     weights = None
-    if rc.task.class_weights:
-        weights = class_weights_of([labels.index(i.type) for i in train_inst], len(labels))
+    if rc.task.class_weights:  # over the model's classes ((type, novelty) pairs when joint)
+        weights = class_weights_of([label_id(i, labels, novelty) for i in train_inst],
+                                   len(model_labels(labels, novelty)))
     best, keeper = _best_model_selection(rc, bool(val_inst), run_dir)
     # The model computes a per-example loss (label smoothing, class weights); averaging tokens
     # across devices would scale it by the world size under DDP.
@@ -99,7 +110,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
 
     def dataset(instances, name):
         cols, s = encode(instances, tokenizer, transform=rc.task.transform,
-                         max_length=rc.task.max_length, labels=labels)
+                         max_length=rc.task.max_length, labels=labels, novelty=novelty)
         token_stats[name] = s
         if s["marker_cut"]:
             log.warning("%s: %d of %d instances lost an entity marker to truncation at "
@@ -125,7 +136,8 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         trainer = SocioTrainer(model=model, args=args, train_dataset=train_ds,
                                eval_dataset=val_ds,
                                data_collator=PairCollator(tokenizer.pad_token_id),
-                               compute_metrics=compute_metrics_fn(labels) if val_ds else None,
+                               compute_metrics=(compute_metrics_fn(labels, novelty)
+                                                if val_ds else None),
                                callbacks=callbacks)
         fit(trainer, rc.resume, run_dir, tracker)
         if stopper and stopper.stopped:
@@ -147,7 +159,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         final = run_dir / "model"
         if final.exists():
             shutil.rmtree(final)
-        plain.save(final, tokenizer, labels=list(labels))
+        plain.save(final, tokenizer, labels=list(model_labels(labels, novelty)))
     result.paths["model"] = final
 
     if rc.evaluate:

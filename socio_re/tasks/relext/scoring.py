@@ -22,11 +22,15 @@ def instance_frame(instances: list) -> pd.DataFrame:
 
 def predict_probabilities(model, tokenizer, instances: list, task_cfg, labels,
                           batch_size: int | None = None) -> np.ndarray:
-    """Softmax probabilities (n × classes), batched, in instance order."""
+    """Type probabilities (n × len(labels)), batched, in instance order; for a model that
+    predicts novelty (``model.novelty``: head or joint) they carry P(Novel | related) per row
+    as ``p_novel`` (:class:`~socio_re.evaluation.ensemble.PairProbabilities`)."""
     import torch
     from tqdm.auto import tqdm
 
+    from socio_re.evaluation.ensemble import with_novelty
     from socio_re.tasks.relext.encode import PairCollator, encode
+    from socio_re.tasks.relext.novelty import sigmoid, split_joint
 
     cols, _ = encode(instances, tokenizer, transform=task_cfg.transform,
                      max_length=task_cfg.max_length, labels=labels)
@@ -34,21 +38,32 @@ def predict_probabilities(model, tokenizer, instances: list, task_cfg, labels,
     collate = PairCollator(tokenizer.pad_token_id)
     bs = batch_size or task_cfg.eval.batch_size
     device = next(model.parameters()).device
+    mode = getattr(model, "novelty", None)
     model.eval()
-    out = []
+    out, novel = [], []
     with torch.inference_mode():
         for i in tqdm(range(0, len(rows), bs), desc="predicting", unit="batch", leave=False):
             batch = collate(rows[i : i + bs])
             batch.pop("labels", None)
-            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-            out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(labels)))
+            pred = model(**{k: v.to(device) for k, v in batch.items()})
+            out.append(torch.softmax(pred.logits.float(), dim=-1).cpu().numpy())
+            if mode == "head":
+                novel.append(sigmoid(pred.novelty_logits.float().cpu().numpy()))
+    if not out:
+        return with_novelty(np.zeros((0, len(labels))), np.zeros(0) if mode else None)
+    probs = np.concatenate(out)
+    if mode == "joint":
+        return with_novelty(*split_joint(probs))
+    return with_novelty(probs, np.concatenate(novel) if mode == "head" else None)
 
 
 def write_outputs(keys: pd.DataFrame, probs: np.ndarray, labels, out_dir: Path,
                   prefix: str) -> tuple[dict[str, float], dict[str, Path]]:
     """Predictions CSV, probabilities, submission TSV, PubTator lines, and — when gold labels
-    exist — metrics, the per-class table and the confusion matrix (CSV + PNG)."""
+    exist — metrics, the per-class table and the confusion matrix (CSV + PNG). Novelty
+    (``p_novel``, ``pred_novel``, the "novel" column of both files, ``novelty_*`` metrics) comes
+    from the probabilities' ``p_novel`` where they carry one."""
+    from socio_re.evaluation.ensemble import novelty_of
     from socio_re.evaluation.relext_outputs import (
         predictions_frame,
         write_litcoin_submission,
@@ -62,7 +77,8 @@ def write_outputs(keys: pd.DataFrame, probs: np.ndarray, labels, out_dir: Path,
     )
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    preds = predictions_frame(keys, probs, labels)
+    # p_novel / pred_novel columns when the probabilities carry novelty (else all "Novel")
+    preds = predictions_frame(keys, probs, labels, novel_probs=novelty_of(probs))
     files = {
         f"{prefix}_predictions": out_dir / f"{prefix}_predictions.csv",
         f"{prefix}_submission": out_dir / f"{prefix}_litcoin_submission.tsv",
@@ -76,8 +92,10 @@ def write_outputs(keys: pd.DataFrame, probs: np.ndarray, labels, out_dir: Path,
         gold = [labels.index(t) for t in keys["type"]]
         pred = list(np.argmax(probs, axis=1))
         gold_novel = keys["novel"].tolist() if "novel" in keys else None
+        pred_novel = (preds["pred_novel"].tolist() if "pred_novel" in preds
+                      else [True] * len(pred))
         m = relext_metrics(gold, pred, labels, gold_novel=gold_novel,
-                           pred_novel=[True] * len(pred) if gold_novel else None)
+                           pred_novel=pred_novel if gold_novel else None)
         metrics = {f"{prefix}/{k}": v for k, v in m.items()}
         table = per_class_table(gold, pred, labels)
         conf = confusion(gold, pred, labels)
