@@ -141,6 +141,44 @@ def test_aggregate_command_rebuilds_the_parent_from_tags_alone(fold_sweep, tmp_p
     assert parent[0].data.metrics["cv/n_jobs"] == 2
 
 
+def test_shared_task_scores_of_a_run_equal_the_scoring_command_on_its_files(fold_sweep):
+    """The run's shared_task metrics are the scoring command's numbers on the submission file
+    the run wrote, against the curated relations of the split's abstracts (all of them: also
+    pairs no instance carries, and pairs max_rows left unpredicted)."""
+    from socio_re.metrics.shared_task import SETTINGS, records_from_predictions, shared_task_scores
+
+    run = fold_sweep["runs"][0]
+    metrics = json.loads((run / "metrics.json").read_text())
+    for split in ("val", "test"):
+        gold, sub = run / f"{split}_gold_relations.tsv", run / f"{split}_litcoin_submission.tsv"
+        out = run_module("socio_re.cli.score_relext", ["--gold", str(gold), "--pred", str(sub),
+                                                       "--json"], run)
+        assert out.returncode == 0, out.stderr
+        scores = json.loads(out.stdout)
+        for setting in SETTINGS:
+            for stat in ("precision", "recall", "f1"):
+                assert metrics[f"{split}/shared_task/{setting}_{stat}"] == \
+                    pytest.approx(scores[f"{setting}_{stat}"])
+        # Independently: the predictions CSV against the gold rows, read by pandas.
+        gold_df = pd.read_csv(gold, sep="\t", dtype=str, keep_default_na=False)
+        preds = pd.read_csv(run / f"{split}_predictions.csv", dtype={"abstract_id": str,
+                                                                    "entity_a_id": str,
+                                                                    "entity_b_id": str})
+        gold_pairs = {(r.abstract_id, frozenset((r.entity_1_id, r.entity_2_id)), r.type)
+                      for r in gold_df.itertuples()}
+        pred_pairs = {(str(r.doc_id), frozenset((r.id1, r.id2)), r.type)
+                      for r in records_from_predictions(preds)}
+        tp = len(gold_pairs & pred_pairs)
+        expected_recall = tp / len(gold_pairs) if gold_pairs else 0.0
+        assert metrics[f"{split}/shared_task/pair_type_recall"] == pytest.approx(expected_recall)
+        # Every curated relation of the split is in its gold, more than the instances hold
+        # when max_rows capped them.
+        assert len(gold_df) >= (preds["gold_label"] != "NOT").sum()
+    ens = json.loads((fold_sweep["work"] / "ens" / "metrics.json").read_text())
+    assert 0.0 <= ens["test/shared_task/pair_type_novelty_f1"] <= 1.0
+    assert shared_task_scores([], [])["entity_pair_f1"] == 0.0
+
+
 def test_ensemble_scores_the_mean_of_two_folds_and_pools_out_of_fold(fold_sweep):
     ens = fold_sweep["work"] / "ens"
     metrics = json.loads((ens / "metrics.json").read_text())

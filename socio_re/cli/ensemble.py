@@ -49,12 +49,16 @@ def _load_runs(runs: list[Path]):
     return configs
 
 
-def _test_instances(rc, args: argparse.Namespace) -> list:
+def _test_instances(rc, args: argparse.Namespace) -> tuple[list, Path | None]:
+    """The instances to predict, and the file of their curated relations when known (the
+    runs' own test split: for the shared task's scores)."""
     from socio_re.tasks.relext.data import prepare
+    from socio_re.tasks.relext.gold import gold_file
 
     prepared = prepare(rc.data, rc.paths.cache_dir)
     if args.data is None:
-        return prepared.test
+        gold = gold_file(prepared.directory, "test")
+        return prepared.test, (gold if gold.is_file() else None)
     from socio_re.data.relext.instances import build_instances
     from socio_re.data.relext.readers import read_corpus
 
@@ -65,7 +69,7 @@ def _test_instances(rc, args: argparse.Namespace) -> list:
     type_pairs = {frozenset(p.split("|")) for p in pairs} if pairs else None
     instances, _ = build_instances(corpus[args.split], context=rc.data.context,
                                    type_pairs=type_pairs)
-    return instances
+    return instances, None
 
 
 def ensemble(args: argparse.Namespace) -> dict:
@@ -83,7 +87,7 @@ def ensemble(args: argparse.Namespace) -> dict:
     configs = _load_runs(runs)
     out = (args.out or runs[0].parent / "ensemble").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    instances = _test_instances(configs[0], args)
+    instances, gold = _test_instances(configs[0], args)
     metrics: dict = {}
     files: dict = {}
     if instances:
@@ -97,6 +101,10 @@ def ensemble(args: argparse.Namespace) -> dict:
         keys = instance_frame(instances)
         m, files = write_outputs(keys, combined, LABELS, out, prefix="test")
         metrics.update(m)
+        if gold is not None:
+            from socio_re.tasks.relext.gold import shared_task_metrics
+
+            metrics.update(shared_task_metrics(gold, files["test_submission"], "test"))
         for i, p in enumerate(probs):  # each fold alone, for comparison with the ensemble
             single, _ = write_outputs(keys, p, LABELS, out / f"fold_{i}", prefix="test")
             if "test/micro_f1" in single:

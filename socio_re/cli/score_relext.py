@@ -35,12 +35,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def score(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    from socio_re.metrics.shared_task import read_relations, shared_task_scores
+    from socio_re.metrics.shared_task import score_files
 
-    gold = read_relations(args.gold, args.split)
-    pred = read_relations(args.pred, args.split)
-    scores = shared_task_scores(
-        gold.relations, pred.relations, gold_documents=gold.documents,
+    scores, gold, pred = score_files(
+        args.gold, args.pred, args.split,
         unknown_documents="ignore" if args.ignore_unknown_docs else "count")
     notes = [
         f"gold: {gold.path} ({gold.kind}): {scores['gold_documents']} documents, "

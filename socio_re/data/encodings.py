@@ -8,6 +8,7 @@ tokenizer behaves as before for every other caller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,11 +21,11 @@ def has_backend(tokenizer) -> bool:
     return bool(getattr(tokenizer, "is_fast", False)) and hasattr(tokenizer, "backend_tokenizer")
 
 
-def backend_encodings(tokenizer, texts: list[str], *, add_special_tokens: bool,
-                      max_length: int | None = None) -> list:
-    """The fast tokenizer's encodings of ``texts``, unpadded; truncated to ``max_length`` when
-    given. The same backend call as ``tokenizer(texts, add_special_tokens=...,
-    truncation=max_length is not None, max_length=max_length)``."""
+@contextlib.contextmanager
+def plain_backend(tokenizer, max_length: int | None = None):
+    """The fast tokenizer's Rust backend with no padding, truncated to ``max_length`` (None:
+    not truncated) and special tokens in the text read as text unless the tokenizer splits
+    them; its settings are restored on exit."""
     backend = tokenizer.backend_tokenizer
     truncation, padding = backend.truncation, backend.padding
     split_special = backend.encode_special_tokens
@@ -36,7 +37,7 @@ def backend_encodings(tokenizer, texts: list[str], *, add_special_tokens: bool,
     backend.no_padding()
     backend.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
     try:
-        return backend.encode_batch(texts, add_special_tokens=add_special_tokens)
+        yield backend
     finally:
         backend.encode_special_tokens = split_special
         if truncation is None:
@@ -45,6 +46,15 @@ def backend_encodings(tokenizer, texts: list[str], *, add_special_tokens: bool,
             backend.enable_truncation(**truncation)
         if padding is not None:
             backend.enable_padding(**padding)
+
+
+def backend_encodings(tokenizer, texts: list[str], *, add_special_tokens: bool,
+                      max_length: int | None = None) -> list:
+    """The fast tokenizer's encodings of ``texts``, unpadded; truncated to ``max_length`` when
+    given. The same backend call as ``tokenizer(texts, add_special_tokens=...,
+    truncation=max_length is not None, max_length=max_length)``."""
+    with plain_backend(tokenizer, max_length) as backend:
+        return backend.encode_batch(texts, add_special_tokens=add_special_tokens)
 
 
 # Pre-tokenizer regexes under which a single newline between two non-space characters always

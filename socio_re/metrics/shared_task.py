@@ -75,6 +75,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from socio_re.data.relext.readers.pubtator import check_relation_type, parse_novel
 from socio_re.errors import DataError
@@ -268,6 +269,18 @@ def format_table(scores: Mapping[str, float]) -> str:
         lines.append(f"{label:<{width}}  {100 * p:6.2f}  {100 * r:6.2f}  {100 * f:6.2f}  "
                      f"{tp:6d}  {fp:6d}  {fn:6d}")
     return "\n".join(lines)
+
+
+def score_files(gold_path, pred_path, split: str | None = None,
+                unknown_documents: str = "count") -> tuple[dict[str, float], Any, Any]:
+    """(scores, gold source, prediction source) of two files or corpora as
+    :func:`read_relations` reads them; gold covers the documents its source lists. What the
+    scoring command prints and a run's ``shared_task`` metrics are."""
+    gold = read_relations(gold_path, split)
+    pred = read_relations(pred_path, split)
+    scores = shared_task_scores(gold.relations, pred.relations, gold_documents=gold.documents,
+                                unknown_documents=unknown_documents)
+    return scores, gold, pred
 
 
 # --- reading files -------------------------------------------------------------------------

@@ -136,6 +136,7 @@ class _Writer:
         self.parts: list[str] = []
         self.length = 0
         self.first: dict[str, int] = {}
+        self.starts: dict[str, list[int]] = {"a": [], "b": []}
 
     def add(self, piece: str) -> None:
         self.parts.append(piece)
@@ -143,6 +144,7 @@ class _Writer:
 
     def marker(self, role: str, piece: str) -> None:
         self.first.setdefault(role, self.length)
+        self.starts[role].append(self.length)
         self.add(piece)
 
 
@@ -167,11 +169,14 @@ def _render(w: _Writer, text: str, lo: int, hi: int, marks: list[_Mark], method:
 def apply_transform(inst: Instance, method: str) -> tuple[str, dict]:
     """The instance text with every mention of A and B marked by ``method``.
 
-    Returns (text, {"a_start": ..., "b_start": ...}): character offsets in the new text of the
-    first start marker of A and of B (-1 only if the instance has no span for that entity).
+    Returns (text, {"a_start": ..., "b_start": ..., "a_starts": [...], "b_starts": [...]}):
+    character offsets in the new text of the first start marker of A and of B (-1 only if the
+    instance has no span for that entity), and of every start marker of each (in text order:
+    what a window that must keep one marker of each chooses from).
     """
     method = canonical_method(method)
     w = _Writer()
     _render(w, inst.text, 0, len(inst.text), _layout(inst), method)
     out = "".join(w.parts)
-    return out, {"a_start": w.first.get("a", -1), "b_start": w.first.get("b", -1)}
+    return out, {"a_start": w.first.get("a", -1), "b_start": w.first.get("b", -1),
+                 "a_starts": sorted(w.starts["a"]), "b_starts": sorted(w.starts["b"])}

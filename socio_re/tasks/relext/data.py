@@ -18,7 +18,7 @@ from socio_re.data.cache import build_once, files_present, fingerprint, holds_ot
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: gold_relations_{train,test}.tsv
 
 
 @dataclass
@@ -72,7 +72,7 @@ def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
     target = Path(cache_dir) / "prepared" / f"relext-{key}"
     hit = (target / ".complete").exists()
     build_once(target, lambda tmp: _build(data_cfg, path, tmp), meta=shaping,
-               check=files_present("stats.json", "split_0.json"))
+               check=files_present("stats.json", "split_0.json", "gold_relations_train.tsv"))
     fold_of, instances, test = folds_from_split_files(target)
     stats = json.loads((target / "stats.json").read_text())
     log.info("%s relext data: %d training instances in %d folds, %d test instances (%s)",
@@ -89,6 +89,11 @@ def _build(data_cfg, path: Path, out: Path) -> None:
     )
     from socio_re.data.relext.instances import build_instances, type_pairs_of
     from socio_re.errors import DataError
+    from socio_re.tasks.relext.gold import (
+        gold_file,
+        write_gold_from_documents,
+        write_gold_from_instances,
+    )
 
     if data_cfg.format == "split_files":
         # Pre-split instance files: the folds are the files; copy them as they are.
@@ -101,6 +106,8 @@ def _build(data_cfg, path: Path, out: Path) -> None:
                 f"data.num_folds={n}"
             )
         write_split_files(instances, fold_of, out, test_instances=test, k=n)
+        write_gold_from_instances(instances, gold_file(out, "train"))
+        write_gold_from_instances(test, gold_file(out, "test"))
         stats = {"source": "split_files", "train": _class_counts(instances),
                  "test": _class_counts(test)}
         (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
@@ -135,6 +142,9 @@ def _build(data_cfg, path: Path, out: Path) -> None:
     fold_of = assign_folds(sorted({d.id for d in train_docs}), k=data_cfg.num_folds,
                            seed=data_cfg.fold_seed)
     write_split_files(instances, fold_of, out, test_instances=test)
+    # Every curated relation, also of pairs no instance carries: the shared task's gold.
+    write_gold_from_documents(train_docs, gold_file(out, "train"))
+    write_gold_from_documents(test_docs, gold_file(out, "test"))
     stats = {"train": train_stats, "test": test_stats,
              "type_pairs": sorted("|".join(sorted(p)) for p in pairs) if pairs else None,
              "documents": {"train": len(train_docs), "test": len(test_docs)}}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from typing import Any
 
 
@@ -19,24 +18,6 @@ def prepare_tokenizer(tokenizer, model, transform: str) -> list[int]:
     return tokenizer.convert_tokens_to_ids(new)
 
 
-def _token_at(offsets: list[tuple[int, int]], char: int) -> int | None:
-    """Index of the first token whose span ends after ``char`` (None: cut off by truncation)."""
-    ends = [e for _, e in offsets]
-    i = bisect.bisect_right(ends, char)
-    # skip special tokens with (0, 0) spans at the front
-    while i < len(offsets) and offsets[i] == (0, 0):
-        i += 1
-    return i if i < len(offsets) else None
-
-
-def _encodings(tokenizer, texts: list[str], max_length: int) -> list:
-    """Special tokens added, truncated to ``max_length``, not padded: what
-    ``tokenizer(texts, truncation=True, max_length=max_length)`` encodes."""
-    from socio_re.data.encodings import backend_encodings
-
-    return backend_encodings(tokenizer, texts, add_special_tokens=True, max_length=max_length)
-
-
 def encode(instances: list, tokenizer, *, transform: str, max_length: int,
            labels: tuple[str, ...], novelty: str = "none"
            ) -> tuple[dict[str, list], dict[str, Any]]:
@@ -45,6 +26,7 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
     classes, ``head`` adds a ``novelty`` column (1 Novel, 0 No, -100 none)."""
     from socio_re.data.relext.transforms import apply_transform
     from socio_re.tasks.relext.novelty import label_id, novelty_target
+    from socio_re.tasks.relext.windows import first_marker_token, windowed_encodings
 
     cols: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": [], "a_pos": [],
                              "b_pos": []}
@@ -56,14 +38,16 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
         text, info = apply_transform(inst, transform)
         texts.append(text)
         infos.append(info)
-    for k, (inst, enc) in enumerate(zip(instances, _encodings(tokenizer, texts, max_length),
-                                        strict=True)):
+    # A text longer than max_length keeps a window around one marker of each entity.
+    encodings, _ = windowed_encodings(tokenizer, texts, [i["a_starts"] for i in infos],
+                                      [i["b_starts"] for i in infos], max_length)
+    for k, (inst, enc) in enumerate(zip(instances, encodings, strict=True)):
         offsets = enc.offsets
         real = [o for o in offsets if o != (0, 0)]
-        if real and real[-1][1] < len(texts[k].rstrip()):
+        if real and (real[0][0] > 0 or real[-1][1] < len(texts[k].rstrip())):
             truncated += 1
-        a = _token_at(offsets, infos[k]["a_start"])
-        b = _token_at(offsets, infos[k]["b_start"])
+        a = first_marker_token(offsets, infos[k]["a_starts"], texts[k])
+        b = first_marker_token(offsets, infos[k]["b_starts"], texts[k])
         if a is None or b is None:
             marker_cut += 1
         cols["input_ids"].append(enc.ids)
@@ -74,7 +58,9 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
         cols["a_pos"].append(a if a is not None else 0)
         cols["b_pos"].append(b if b is not None else 0)
     lengths = [len(x) for x in cols["input_ids"]]
-    stats = {"instances": len(instances), "truncated": truncated, "marker_cut": marker_cut,
+    negatives = sum(inst.type == "NOT" for inst in instances)
+    stats = {"instances": len(instances), "not_share": round(negatives / len(instances), 4)
+             if instances else 0.0, "truncated": truncated, "marker_cut": marker_cut,
              "max_tokens": max(lengths, default=0),
              "mean_tokens": round(sum(lengths) / len(lengths), 1) if lengths else 0}
     return cols, stats

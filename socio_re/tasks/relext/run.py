@@ -78,6 +78,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     from socio_re.data.relext.documents import LABELS
     from socio_re.tasks.relext.data import prepare
     from socio_re.tasks.relext.encode import PairCollator, encode
+    from socio_re.tasks.relext.gold import shared_task_metrics
     from socio_re.tasks.relext.model import (
         build_classifier,
         export_classifier,
@@ -108,19 +109,26 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         args = training_arguments(rc, run_dir, **arg_kwargs)
     model, tokenizer, _ = build_classifier(rc, labels, class_weights=weights)
 
-    def dataset(instances, name):
+    def encoded(instances, name):
         cols, s = encode(instances, tokenizer, transform=rc.task.transform,
                          max_length=rc.task.max_length, labels=labels, novelty=novelty)
         token_stats[name] = s
-        if s["marker_cut"]:
-            log.warning("%s: %d of %d instances lost an entity marker to truncation at "
-                        "task.max_length=%d", name, s["marker_cut"], s["instances"],
-                        rc.task.max_length)
-        return Dataset.from_dict(cols)
+        # Per split: what a researcher checks first on a new corpus (data_stats.json too).
+        log.info("%s: %d instances, %.0f%% NOT, %d longer than task.max_length=%d (windowed "
+                 "around both entities), %d of them lost a marker (entities further apart "
+                 "than max_length), mean %.0f tokens", name, s["instances"],
+                 100 * s["not_share"], s["truncated"], rc.task.max_length, s["marker_cut"],
+                 s["mean_tokens"])
+        return cols
+
+    def dataset(instances, name):
+        return Dataset.from_dict(encoded(instances, name))
 
     token_stats: dict = {}
     train_ds = dataset(train_inst, "train")
     val_ds = dataset(val_inst, "val") if val_inst else None
+    if prepared.test and rc.evaluate and rc.task.eval.test:
+        encoded(prepared.test, "test")  # the stats only; the test split is encoded to predict
     stats_path = run_dir / "data_stats.json"
     stats_path.write_text(json.dumps({
         "fold": rc.fold, "train_instances": len(train_inst), "val_instances": len(val_inst),
@@ -171,9 +179,27 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
                     plain, tokenizer, instances, rc.task, labels, run_dir, prefix=split)
                 metrics.update(split_metrics)
                 result.artifacts.update(files)
+                # The shared task's scores of the submission file just written (gold.py).
+                gold = _split_gold(prepared, split, rc.fold, run_dir)
+                metrics.update(shared_task_metrics(gold, files[f"{split}_submission"], split))
+                result.artifacts[f"{split}_gold_relations"] = gold
         metrics["objective"] = selection_objective(metrics)
     result.metrics = metrics
     return result
+
+
+def _split_gold(prepared, split: str, fold, run_dir: Path) -> Path:
+    """``<split>_gold_relations.tsv`` in the run: the corpus's curated relations of the
+    split's abstracts (val: those of this fold; test: all)."""
+    from socio_re.tasks.relext.gold import gold_file, write_split_gold
+
+    out = run_dir / f"{split}_gold_relations.tsv"
+    if split == "test":
+        source = gold_file(prepared.directory, "test")
+        out.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        return out
+    abstracts = {a for a, f in prepared.fold_of.items() if f == fold}
+    return write_split_gold(gold_file(prepared.directory, "train"), abstracts, out)
 
 
 def _fold_instances(rc: RunConfig, prepared) -> tuple[list, list]:
