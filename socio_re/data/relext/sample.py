@@ -14,12 +14,19 @@ relations are not noise: a hidden rule makes them learnable.
   shown that ..."), about 40% of relations.
 * Unrelated co-mentions ("A and B were measured in all samples") and context mentions ("in mice",
   "in HeLa cells") supply realistic NOT pairs.
+
+``profile="real"`` (opt-in; the default ``"sample"`` is unchanged) shapes the corpus like the real
+LitCoin/BioRED one, for sizing runs and benchmarks: 400 / 100 / 100 abstracts (train / dev /
+test), about 10 relations, 14 distinct entities and 34 mentions per abstract, a title of about
+15 words and 9-12 sentences of about 20 words (about 240 words). The same hidden rule holds; one
+sentence may state one relation type from one entity to several ("A inhibits B, C and D").
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from socio_re.data.relext.documents import Document, Mention, Relation
@@ -451,8 +458,260 @@ def _document(rng: random.Random, pools: _Pools, doc_id: str, forced: str | None
     return Document(doc_id, text[:title_len], text[title_len + 1:], out.mentions, plan.relations)
 
 
+# --- the real-size profile (profile="real") --------------------------------------------------
+#
+# Shaped like LitCoin/BioRED: 600 abstracts as 400 / 100 / 100 (4,178 / 1,162 / 1,163 relations,
+# about 10.4 per abstract), 13,636 mentions in the 400 training abstracts (about 34 per
+# abstract), titles of about 15 words and abstracts of about 200-300 words. Pairs of every
+# distinct entity id then give about 23k training instances (58 per abstract after the default
+# type-pair filter), as the real corpus does.
+
+PROFILES = ("sample", "real")
+SPLIT_SIZES = {"sample": {"train": 160, "dev": 0, "test": 40},
+               "real": {"train": 400, "dev": 100, "test": 100}}
+# Entity types of an abstract's relatable entities, and how many distinct ones it has.
+_REAL_TYPE_WEIGHTS = {CHEMICAL: 0.34, GENE: 0.32, DISEASE: 0.22, VARIANT: 0.12}
+# Relatable entities and relations wanted per abstract (uniform ranges; fewer relations when
+# admissible pairs run out). BioRED's dev and test abstracts are denser than its training ones
+# (11.6 relations and about 76 pair instances per abstract against 10.4 and 58), and so are
+# these.
+_REAL_ENTITIES = {"train": (9, 14), "dev": (10, 16), "test": (10, 16)}
+_REAL_RELATIONS = {"train": (4, 17), "dev": (5, 18), "test": (5, 18)}
+_REAL_CONTEXT = (0, 1, 1, 2, 2)  # species / cell lines per abstract
+_REAL_FOCUS = (1, 2, 2)       # focus entities per abstract
+_REAL_FOCUS_RELATION_P = 0.8  # a relation involves a focus entity (when one is admissible)
+_REAL_FOCUS_NEUTRAL_P = 0.9   # a neutral sentence mentions a focus entity
+_REAL_ORDER_NOISE = 0.15     # how loosely statements follow their entities' order
+_REAL_SENTENCES = (8, 11)     # body sentences wanted (uniform), besides the title
+_REAL_EXTRA_TARGETS = (0, 1, 1, 2, 2)  # further targets of one statement ("A inhibits B and C")
+_REAL_CLAUSE_P = 0.95
+_REAL_SECOND_CLAUSE_P = 0.2
+# Trigger-free clauses that give sentences their real length (about 20 words).
+_REAL_CLAUSES = (
+    " in a cohort of {n} participants followed for {m} years",
+    ", as assessed by quantitative real-time PCR and immunohistochemistry",
+    " after adjustment for age, sex, body mass index and smoking status",
+    " in both the discovery and the replication cohorts",
+    ", and this finding was consistent across all subgroups examined",
+    " at baseline and after {m} months of follow-up",
+    ", as determined by Western blotting and flow cytometry",
+    " in primary cultures and in tissue samples from the same donors",
+    " in a dose-dependent and time-dependent manner",
+    ", independently of other clinical and demographic variables",
+)
+_REAL_BACKGROUND = (
+    "The molecular mechanisms underlying these observations remain poorly understood, and few "
+    "studies have addressed them in humans.",
+    "Samples were collected at baseline and analysed by liquid chromatography and tandem mass "
+    "spectrometry in a blinded fashion.",
+    "Statistical analysis was performed with mixed-effects models that accounted for repeated "
+    "measurements within each participant.",
+    "Further prospective studies in larger and more diverse populations are needed to confirm "
+    "these findings.",
+    "These results provide new insights into disease mechanisms and may guide the design of "
+    "future clinical trials.",
+    "We conducted a randomized, double-blind, placebo-controlled study in two independent "
+    "centres over a period of three years.",
+)
+_REAL_NEUTRAL = (
+    "Levels of {} were recorded at baseline in all participants",
+    "We measured {} in all samples with validated assays",
+    "Data on {} were collected prospectively during follow-up",
+    "{} were included as covariates in the multivariable analysis",
+    "We next examined the expression and distribution of {} in this setting",
+)
+_REAL_OPENING = (
+    "{} has been studied extensively in experimental and clinical settings over the past "
+    "decade.",
+    "The biological role of {} in human disease remains incompletely understood despite "
+    "decades of research.",
+    "{} is widely used in clinical practice, but its effects in this setting are unclear.",
+)
+_REAL_CLOSING = (
+    "Taken together, our findings suggest that {} may be a promising therapeutic target in "
+    "this population.",
+    "These data support a central role of {} and warrant further mechanistic studies.",
+    "In conclusion, {} deserves further evaluation in larger prospective clinical studies.",
+)
+_REAL_TITLES = (
+    "Role of {} in {}: evidence from a prospective cohort and from experimental models.",
+    "Effects of {} on {} in patients and in animal models: a randomized controlled study.",
+    "{} and {} in clinical and experimental settings: a multicentre observational study.",
+    "New insights into the role of {} in the pathogenesis and progression of {}.",
+)
+
+
+def _listing(entities: list[_Entity]) -> Sentence:
+    """``[A]``, ``[A, " and ", B]``, ``[A, ", ", B, " and ", C]``."""
+    out: Sentence = []
+    for i, e in enumerate(entities):
+        if i:
+            out.append(" and " if i == len(entities) - 1 else ", ")
+        out.append(e)
+    return out
+
+
+def _real_document(rng: random.Random, pools: _Pools, doc_id: str, forced: str | None,
+                   split: str = "train") -> Document:
+    """One abstract of the real-size profile (module docstring) for ``split``.
+
+    As in real abstracts, mentions are skewed: one or two focus entities (the study's drug or
+    gene) appear in the title and in most sentences and take part in most relations, the others
+    in a sentence or two. A pair with a focus entity then has a long context (most of the
+    abstract), a pair of two others a short one."""
+    # The abstract's entities: relatable ones by type, plus a few species / cell lines.
+    types = rng.choices(list(_REAL_TYPE_WEIGHTS), weights=list(_REAL_TYPE_WEIGHTS.values()),
+                        k=rng.randint(*_REAL_ENTITIES[split]))
+    by_type: dict[str, list[_Entity]] = {}
+    for etype in types:
+        fresh = [e for e in pools.by_type[etype] if e not in by_type.get(etype, [])]
+        by_type.setdefault(etype, []).append(rng.choice(fresh))
+    if forced:  # the forced type's first admissible pair must exist
+        first, second = TYPE_PAIRS[forced][0]
+        for etype in dict.fromkeys((first, second)):
+            while len(by_type.get(etype, [])) < (first, second).count(etype):
+                fresh = [e for e in pools.by_type[etype] if e not in by_type.get(etype, [])]
+                by_type.setdefault(etype, []).append(rng.choice(fresh))
+    context = [rng.choice(pools.by_type[rng.choice((SPECIES, SPECIES, CELL_LINE))])
+               for _ in range(rng.choice(_REAL_CONTEXT))]
+    context = list(dict.fromkeys(context))
+    relatable = [e for es in by_type.values() for e in es]
+    focus_pool = [e for e in relatable if e.type in (GENE, CHEMICAL)] or relatable
+    focus = rng.sample(focus_pool, min(len(focus_pool), rng.choice(_REAL_FOCUS)))
+
+    # The relations, grouped by statement: (type, head, [targets]).
+    related: set[frozenset[str]] = set()
+    groups: list[tuple[str, _Entity, list[_Entity]]] = []
+    wanted = rng.randint(*_REAL_RELATIONS[split])
+    n_rel = attempts = 0
+    type_names, type_weights = list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values())
+    while n_rel < wanted and attempts < 60:
+        attempts += 1
+        rtype = forced if forced and not groups else rng.choices(type_names, type_weights)[0]
+        pairs = [(a, b) for first, second in TYPE_PAIRS[rtype] for a in by_type.get(first, [])
+                 for b in by_type.get(second, [])
+                 if a is not b and frozenset((a.id, b.id)) not in related]
+        focused = [(a, b) for a, b in pairs if a in focus or b in focus]
+        if focused and rng.random() < _REAL_FOCUS_RELATION_P:
+            pairs = focused
+        if not pairs:
+            continue
+        head, target = rng.choice(pairs)
+        targets = [target]
+        more = [b for a, b in pairs if a is head and b is not target]
+        rng.shuffle(more)
+        for b in more[:rng.choice(_REAL_EXTRA_TARGETS)]:
+            if b not in targets:
+                targets.append(b)
+        targets = targets[:max(1, wanted - n_rel)]
+        related.update(frozenset((head.id, b.id)) for b in targets)
+        groups.append((rtype, head, targets))
+        n_rel += len(targets)
+
+    def clause() -> str:
+        if rng.random() >= _REAL_CLAUSE_P:
+            return ""
+        k = 2 if rng.random() < _REAL_SECOND_CLAUSE_P else 1
+        return "".join(c.format(n=rng.randrange(40, 900), m=rng.randint(2, 10))
+                       for c in rng.sample(_REAL_CLAUSES, k))
+
+    mentioned: dict[_Entity, int] = {}
+
+    def count(sentence: Sentence) -> Sentence:
+        for seg in sentence:
+            if isinstance(seg, _Entity):
+                mentioned[seg] = mentioned.get(seg, 0) + 1
+        return sentence
+
+    units: list[list[Sentence]] = []
+    relations: list[Relation] = []
+    for rtype, head, targets in groups:
+        novel = rng.random() < NOVEL_P
+        cue = rng.choice(NOVEL_CUES if novel else KNOWN_CUES)
+        trigger = rng.choice(TRIGGERS[rtype])
+        ctx: Sentence = []
+        if context and rng.random() < 0.35:
+            c = rng.choice(context)
+            ctx = [" in ", c, " cells"] if c.type == CELL_LINE else [" in ", c]
+        tail = [*_listing(targets), *ctx, clause() + "."]
+        if rng.random() < CROSS_SENTENCE_P and head.type in ANAPHORS:
+            intro = _fill(rng.choice(INTRO[head.type]), head)
+            intro[-1] = intro[-1][:-1] + clause() + "."
+            anaphor = rng.choice(ANAPHORS[head.type])
+            units.append([count(intro), count([f"{cue}{anaphor} {trigger} ", *tail])])
+        else:
+            units.append([count([cue, head, f" {trigger} ", *tail] if cue else
+                                [head, f" {trigger} ", *tail])])
+        relations += [Relation(rtype, head.id, b.id, novel, None) for b in targets]
+
+    # Neutral sentences up to the abstract's length: mostly a focus entity with one or two of
+    # the least mentioned others ("Levels of A, B and C were recorded at baseline").
+    others = [e for e in relatable if e not in focus]
+    n_sentences = rng.randint(*_REAL_SENTENCES)
+    # The abstract opens with the background of its focus entity and closes on it.
+    opening = [count(_fill(rng.choice(_REAL_OPENING), focus[0]))] if focus else []
+    closing = [count(_fill(rng.choice(_REAL_CLOSING), focus[-1]))] if focus else []
+    n_sentences -= len(opening) + len(closing)
+    while sum(len(u) for u in units) < n_sentences:
+        chosen = [rng.choice(focus)] if focus and rng.random() < _REAL_FOCUS_NEUTRAL_P else []
+        need = sorted((e for e in others if mentioned.get(e, 0) < 3),
+                      key=lambda e: (mentioned.get(e, 0), rng.random()))
+        k = rng.choice((2, 2, 3))
+        for e in need:
+            if len(chosen) >= k + bool(chosen and chosen[0] in focus):
+                break
+            if all(frozenset((e.id, c.id)) not in related for c in chosen if c not in focus):
+                chosen.append(e)
+        if chosen:
+            units.append([count(_neutral_listing(rng, chosen, clause()))])
+        else:
+            units.append([[rng.choice(_REAL_BACKGROUND)]])
+    for e in relatable:  # a last sentence for any entity still unmentioned
+        if e not in mentioned:
+            units.append([count(_neutral_listing(rng, [e], clause()))])
+    for e in context:
+        if e not in mentioned:
+            units.append([count(_fill(rng.choice(CONTEXT_ONE[e.type]), e))])
+    # Entities come in one after another, as in a real abstract (background, methods, results):
+    # each other entity gets a rank, and a statement comes about where its latest-ranked entity
+    # does (with some noise), so many entities appear only late, after most of the focus
+    # entity's sentences.
+    rank = {e: i for i, e in enumerate(rng.sample(others, len(others)))}
+
+    def place(unit: list[Sentence]) -> float:
+        ranks = [rank.get(seg, -1) for sentence in unit for seg in sentence
+                 if isinstance(seg, _Entity)]
+        return max(ranks, default=-1) + _REAL_ORDER_NOISE * len(others) * rng.random()
+
+    units.sort(key=place)
+    units = [opening] * bool(opening) + units + [closing] * bool(closing)
+    sentences = [s for unit in units for s in unit]
+
+    partners = [e for e in relatable if e not in focus[:1]]
+    if focus and partners:
+        title = _fill(rng.choice(_REAL_TITLES), focus[0], rng.choice(partners))
+    else:
+        title = ["Molecular mechanisms in clinical and experimental models of human disease."]
+
+    out = _Renderer()
+    out.sentence(title)
+    title_len = out.pos
+    for sentence in sentences:
+        out.text(" ")
+        out.sentence(sentence)
+    text = "".join(out.parts)
+    return Document(doc_id, text[:title_len], text[title_len + 1:], out.mentions, relations)
+
+
+def _neutral_listing(rng: random.Random, entities: list[_Entity], clause: str) -> Sentence:
+    """``"Levels of A, B and C were recorded at baseline<clause>."``: a trigger-free co-mention."""
+    before, after = rng.choice(_REAL_NEUTRAL).split("{}")
+    sentence: Sentence = [before, *_listing(entities), after + clause + "."]
+    return [s for s in sentence if s != ""]
+
+
 def _split_documents(
-    rng: random.Random, pools: _Pools, n: int, used_ids: set[str]
+    rng: random.Random, pools: _Pools, n: int, used_ids: set[str], make=_document
 ) -> list[Document]:
     docs = []
     for i in range(n):
@@ -460,30 +719,49 @@ def _split_documents(
         # The first eight documents of a split each carry one relation type, so every class is
         # present in every split of at least eight documents.
         forced = list(TRIGGERS)[i] if i < len(TRIGGERS) else None
-        docs.append(_document(rng, pools, doc_id, forced))
+        docs.append(make(rng, pools, doc_id, forced))
     return docs
 
 
 def generate_litcoin_documents(
-    *, num_train: int = 160, num_test: int = 40, seed: int = 0
+    *, num_train: int | None = None, num_test: int | None = None, seed: int = 0,
+    profile: str = "sample", num_dev: int | None = None,
 ) -> dict[str, list[Document]]:
-    """The sample as documents (``train`` and ``test``), without writing files."""
+    """The corpus as documents per split, without writing files.
+
+    ``profile="sample"`` (default): the small sample, ``train`` (160) and ``test`` (40).
+    ``profile="real"``: shaped like LitCoin/BioRED (module docstring), ``train`` / ``dev`` /
+    ``test`` of 400 / 100 / 100 abstracts. ``num_*`` override a profile's split sizes; a split of
+    0 documents is left out (the sample has no ``dev`` unless ``num_dev`` is given).
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile={profile!r}: expected one of {', '.join(PROFILES)}")
+    sizes = dict(SPLIT_SIZES[profile])
+    for split, n in (("train", num_train), ("dev", num_dev), ("test", num_test)):
+        if n is not None:
+            sizes[split] = n
     rng = random.Random(seed)
     pools = _Pools.build()
     used: set[str] = set()
-    train = _split_documents(rng, pools, num_train, used)
-    test = _split_documents(rng, pools, num_test, used)
-    return {"train": train, "test": test}
+    out = {}
+    for split in ("train", "dev", "test"):
+        if sizes[split] or split != "dev":
+            make = partial(_real_document, split=split) if profile == "real" else _document
+            out[split] = _split_documents(rng, pools, sizes[split], used, make)
+    return out
 
 
 def generate_litcoin_sample(
-    out_dir: str | Path, *, num_train: int = 160, num_test: int = 40, seed: int = 0
+    out_dir: str | Path, *, num_train: int | None = None, num_test: int | None = None,
+    seed: int = 0, profile: str = "sample", num_dev: int | None = None,
 ) -> list[Path]:
-    """Write ``{abstracts,entities,relations}_{train,test}.csv`` to ``out_dir``; returns paths.
+    """Write ``{abstracts,entities,relations}_<split>.csv`` to ``out_dir``; returns paths.
 
     The test split has relations too (unlike the real one) so that predictions can be scored.
+    ``profile`` and the split sizes: see :func:`generate_litcoin_documents`.
     """
-    docs = generate_litcoin_documents(num_train=num_train, num_test=num_test, seed=seed)
+    docs = generate_litcoin_documents(num_train=num_train, num_test=num_test, seed=seed,
+                                      profile=profile, num_dev=num_dev)
     paths: list[Path] = []
     for split, split_docs in docs.items():
         paths += write_litcoin(split_docs, out_dir, split)
