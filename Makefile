@@ -21,12 +21,16 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python train.py
 
 # DeepSpeed's CPU ops compile once into the cache (g++ and ninja are needed, as on CI).
+# Two pytest workers (pytest-xdist), a test module per worker: most tests wait on a train.py
+# subprocess that keeps one core busy, so two at a time use both cores of a CI machine.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 TORCH_EXTENSIONS_DIR=$(CURDIR)/.cache/torch_extensions $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 TORCH_EXTENSIONS_DIR=$(CURDIR)/.cache/torch_extensions $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 # Benchmarks (not tests): each figure beside its baseline, measured in the same run; writes
 # benchmarks/results/*.json and benchmarks/RESULTS.md.
-BENCHES := padding tokenize prepare socrates_train relext_train relext_prepare socrates_eval overheads
+BENCHES := padding tokenize prepare socrates_train relext_train relext_prepare relext_realsize socrates_eval overheads
 bench: $(STAMP)
 	for b in $(BENCHES); do HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 	$(BIN)/python benchmarks/report.py

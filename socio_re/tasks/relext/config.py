@@ -45,6 +45,9 @@ class LitcoinSampleSpec:
     num_train: int = 160
     num_test: int = 40
     seed: int = 0
+    # sample (short abstracts) | real (the real corpus's size and lengths: data=relext-realsize)
+    profile: str = "sample"
+    num_dev: int | None = None
 
 
 @dataclass
@@ -90,6 +93,9 @@ def validate(rc) -> None:
         (t.novelty_loss_weight >= 0, "task.novelty_loss_weight", t.novelty_loss_weight,
          "a number >= 0"),
         (d.format in FORMATS, "data.format", d.format, ", ".join(FORMATS)),
+        (d.generate_sample is None or d.generate_sample.profile in ("sample", "real"),
+         "data.generate_sample.profile", d.generate_sample and d.generate_sample.profile,
+         "sample, real"),
         (d.context in ("sentences", "abstract"), "data.context", d.context,
          "sentences, abstract"),
         (d.num_folds >= 2, "data.num_folds", d.num_folds, "an integer >= 2"),

@@ -51,7 +51,8 @@ def ensure_source(data_cfg) -> Path:
         def write(tmp: Path) -> None:
             log.info("generating the LitCoin-format sample into %s", path)
             generate_litcoin_sample(tmp, num_train=spec.num_train, num_test=spec.num_test,
-                                    seed=spec.seed)
+                                    seed=spec.seed, profile=spec.profile,
+                                    num_dev=spec.num_dev)
 
         build_once(path, write, meta=asdict(spec), check=files_present("*"))
     if not path.exists():
