@@ -20,7 +20,8 @@ def _options(group: str) -> list[str]:
 
 
 # Options made for one task are composed with that task; the rest with both.
-RELEXT_ONLY = {("data", o) for o in ("relext-sample", "litcoin", "biored", "relext-splits")} | {
+RELEXT_ONLY = {("data", o) for o in ("relext-sample", "relext-realsize", "litcoin", "biored",
+                                    "relext-splits")} | {
     ("model", o) for o in ("minilm", "tiny-encoder", "roberta-large", "pubmedbert")} | {
     ("trainer", "relext"), ("task", "relext"), ("experiment", "relext_seed"),
     ("experiment", "relext_lora")}

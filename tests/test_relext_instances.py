@@ -389,7 +389,8 @@ def test_transform_b_before_a():
         "# ^ ChemicalEntity ^ Aspirin # can cause @ * DiseaseOrPhenotypicFeature * asthma @. "
         "We stopped # ^ ChemicalEntity ^ aspirin #."
     )
-    assert info == {"b_start": 0, "a_start": text.index("@ *")}
+    assert info == {"b_start": 0, "a_start": text.index("@ *"),
+                    "b_starts": [0, text.index("# ^", 1)], "a_starts": [text.index("@ *")]}
 
 
 def test_transform_overlaps_keep_longer_and_never_lose_an_entity():
@@ -399,12 +400,13 @@ def test_transform_overlaps_keep_longer_and_never_lose_an_entity():
                     [(0, 7, CHEM), (27, 34, CHEM)], [(0, 22, DIS)])
     out, info = apply_transform(inst, "entity_marker_punct")
     assert out == "# aspirin-induced asthma # and @ aspirin @"
-    assert info == {"a_start": out.index("@"), "b_start": 0}
+    assert info == {"a_start": out.index("@"), "b_start": 0, "a_starts": [out.index("@")],
+                    "b_starts": [0]}
     # A's only mention swallowed: nested inside B's instead of dropped.
     inst = Instance("1", None, "A", "B", NOT, None, text, [(0, 7, CHEM)], [(0, 22, DIS)])
     out, info = apply_transform(inst, "entity_marker")
     assert out == "[E2] [E1] aspirin [/E1]-induced asthma [/E2] and aspirin"
-    assert info == {"a_start": 5, "b_start": 0}
+    assert info == {"a_start": 5, "b_start": 0, "a_starts": [5], "b_starts": [0]}
     out, info = apply_transform(inst, "entity_mask")
     assert out == "[OBJ-DiseaseOrPhenotypicFeature] [SUBJ-ChemicalEntity] and aspirin"
     # One composite mention carrying both ids: A wins the tie, B nests inside.

@@ -32,18 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_run_config(run_dir: Path):
-    from omegaconf import OmegaConf
-
-    from socio_re.config.validate import validate_config
-
-    cfg_file = run_dir / "config.yaml"
-    if not cfg_file.exists():
-        raise DataError(f"{cfg_file} does not exist; pass a run directory made by train.py")
-    return validate_config(OmegaConf.load(cfg_file))
-
-
 def evaluate(args: argparse.Namespace) -> dict:
+    from socio_re.config.validate import load_run_config
     from socio_re.models.load import load_trained
     from socio_re.tasks.socrates.data import prepare_splits
     from socio_re.tasks.socrates.evaluate import evaluate_frame

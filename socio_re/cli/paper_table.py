@@ -120,7 +120,7 @@ def _run_label(run_dir: Path) -> str:
 
 
 def _load_runs(runs: list[Path]) -> list[System]:
-    from socio_re.cli.evaluate import load_run_config
+    from socio_re.config.validate import load_run_config
 
     systems: list[System] = []
     seen: dict[Path, Path] = {}

@@ -65,7 +65,7 @@ def answer(model, tokenizer, task_cfg, prompt: str, samples: int) -> str:
 
 
 def predict(args: argparse.Namespace) -> None:
-    from socio_re.cli.evaluate import load_run_config
+    from socio_re.config.validate import load_run_config
     from socio_re.models.load import load_trained
 
     run_dir = args.run_dir.resolve()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -217,3 +218,13 @@ def validate_config(cfg: DictConfig) -> RunConfig:
         check_hf_args(rc.trainer.hf_args)
     cfg_mod.validate(rc)
     return rc
+
+
+def load_run_config(run_dir: Path):
+    """The validated config a run directory was made with (its ``config.yaml``)."""
+    from socio_re.errors import DataError
+
+    cfg_file = Path(run_dir) / "config.yaml"
+    if not cfg_file.exists():
+        raise DataError(f"{cfg_file} does not exist; pass a run directory made by train.py")
+    return validate_config(OmegaConf.load(cfg_file))

@@ -11,13 +11,10 @@ waits for that job and prints what it computed.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import os
 import socket
-from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +90,10 @@ def fold_ensemble(records: list, sweep_dir: Path, task: str) -> dict[str, Any] |
     metrics_file = out / "metrics.json"
     newest_fold = max((d / DONE_FILE).stat().st_mtime for d in runs)
     if not (metrics_file.is_file() and metrics_file.stat().st_mtime >= newest_fold):
-        from socio_re.cli.ensemble import ensemble
+        from socio_re.tasks.relext.fold_ensemble import ensemble_folds
 
-        args = Namespace(runs=runs, method="mean", data=None, format="auto", split="test",
-                         out=out)
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the sweep prints its own line
-                ensemble(args)
+            ensemble_folds(runs, out=out)
         except Exception as exc:  # the folds stand on their own; say why there is no ensemble
             log.warning("no fold ensemble for %s: %s", sweep_dir, exc)
             return None
