@@ -482,6 +482,28 @@ class QueueStateWatcher(SlurmInfoWatcher):
         return info
 
 
+# squeue states of a job that will still run (again): queued, running, or being requeued.
+QUEUED = frozenset({"PENDING", "RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING"}) | \
+    STILL_ON_CLUSTER
+
+
+def still_queued(job_id: str, checks: int = 4, interval_s: float = 2.0) -> bool:
+    """Whether SLURM still lists ``job_id`` (``123_4`` for an array task) as queued, running or
+    being requeued, asked ``checks`` times ``interval_s`` apart: a job in the middle of a requeue
+    (``scontrol requeue``, submitit's own after SIGUSR2) can look ended for a moment, then is
+    PENDING again with the same id."""
+    for attempt in range(checks):
+        out = _run_quietly(["squeue", "--noheader", "--array", "--states=all", "--format=%T",
+                            f"--jobs={job_id}"])
+        states = {line.strip().upper() for line in out.stdout.splitlines()} \
+            if out is not None and out.returncode == 0 else set()
+        if states & QUEUED:
+            return True
+        if attempt + 1 < checks:
+            time.sleep(interval_s)
+    return False
+
+
 def _run_quietly(command: list[str]) -> subprocess.CompletedProcess | None:
     """The command's result with its output captured (nothing reaches the terminal); None
     when it cannot run (not installed) or hangs."""

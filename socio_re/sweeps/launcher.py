@@ -512,11 +512,26 @@ def _run_on_slurm(launcher, executor, cfg, pending: list, params, collect,
         submitted([rec for rec, _ in pending])
     wait_for_aggregate = after_array(str(jobs[0].job_id).split("_")[0]) if after_array else None
     for job, (rec, _) in zip(jobs, pending, strict=True):
-        job.wait()
+        _wait_through_requeues(job)
         collect(job, rec)
         print(f"job #{rec.num} {rec.name}: {rec.status} (SLURM job {rec.job_id})", flush=True)
     if wait_for_aggregate is not None:
         wait_for_aggregate()
+
+
+def _wait_through_requeues(job) -> None:
+    """Wait for a SLURM job until it has a result or SLURM no longer lists it as queued: a job
+    being requeued can look ended to the poller for a moment (it was once reported interrupted
+    while its requeued attempt went on to finish)."""
+    from socio_re.launch.slurm import still_queued
+
+    while True:
+        job.wait()
+        if Path(job.paths.result_pickle).exists() or not still_queued(str(job.job_id)):
+            return
+        log.info("SLURM job %s was requeued; waiting for its next attempt", job.job_id)
+        job.watcher._finished.discard(str(job.job_id))  # back in the queue: poll it again
+        time.sleep(2)
 
 
 def _submit_aggregate_job(launcher, sweep_dir: Path, array: str, records: list[JobRecord],
