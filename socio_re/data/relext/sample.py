@@ -430,6 +430,20 @@ def _cap(entity: _Entity, surface: str, initial: bool) -> str:
     return surface
 
 
+def _render_document(doc_id: str, title: Sentence, sentences: list[Sentence],
+                     relations: list) -> Document:
+    """The document whose text is the title, then the sentences joined by spaces, with the
+    mentions the rendering placed."""
+    out = _Renderer()
+    out.sentence(title)
+    title_len = out.pos
+    for sentence in sentences:
+        out.text(" ")
+        out.sentence(sentence)
+    text = "".join(out.parts)
+    return Document(doc_id, text[:title_len], text[title_len + 1:], out.mentions, relations)
+
+
 def _document(rng: random.Random, pools: _Pools, doc_id: str, forced: str | None) -> Document:
     plan = _Plan(rng, pools)
     types = list(TYPE_WEIGHTS)
@@ -448,14 +462,7 @@ def _document(rng: random.Random, pools: _Pools, doc_id: str, forced: str | None
     sentences = [s for unit in plan.units for s in unit]
     title = plan.title()
 
-    out = _Renderer()
-    out.sentence(title)
-    title_len = out.pos
-    for sentence in sentences:
-        out.text(" ")
-        out.sentence(sentence)
-    text = "".join(out.parts)
-    return Document(doc_id, text[:title_len], text[title_len + 1:], out.mentions, plan.relations)
+    return _render_document(doc_id, title, sentences, plan.relations)
 
 
 # --- the real-size profile (profile="real") --------------------------------------------------
@@ -693,14 +700,7 @@ def _real_document(rng: random.Random, pools: _Pools, doc_id: str, forced: str |
     else:
         title = ["Molecular mechanisms in clinical and experimental models of human disease."]
 
-    out = _Renderer()
-    out.sentence(title)
-    title_len = out.pos
-    for sentence in sentences:
-        out.text(" ")
-        out.sentence(sentence)
-    text = "".join(out.parts)
-    return Document(doc_id, text[:title_len], text[title_len + 1:], out.mentions, relations)
+    return _render_document(doc_id, title, sentences, relations)
 
 
 def _neutral_listing(rng: random.Random, entities: list[_Entity], clause: str) -> Sentence:
