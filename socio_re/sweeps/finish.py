@@ -103,18 +103,12 @@ def fold_ensemble(records: list, sweep_dir: Path, task: str) -> dict[str, Any] |
 
 
 def _log_on_parent(uri: str, parent: str, metrics: dict[str, Any]) -> None:
-    import time
-
-    from mlflow.entities import Metric
-
+    from socio_re.sweeps.parent import log_summary_metrics
     from socio_re.tracking.store import open_client
 
-    now = int(time.time() * 1000)
-    numeric = {ENSEMBLE_PREFIX + k: float(v) for k, v in metrics.items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
     try:
-        open_client(uri).log_batch(parent, metrics=[Metric(k, v, now, 0)
-                                                    for k, v in numeric.items()])
+        log_summary_metrics(open_client(uri), parent,
+                            {ENSEMBLE_PREFIX + k: v for k, v in metrics.items()})
     except Exception as exc:
         log.warning("could not log the fold ensemble on MLflow parent run %s: %s", parent, exc)
 

@@ -117,10 +117,7 @@ def aggregate_sweep(uri: str, experiment: str, sweep_id: str, parent_run_id: str
     if parent is None:
         parent = client.create_run(exp.experiment_id, run_name=f"sweep {sweep_id}",
                                    tags={PARENT_TAG: "true", "sweep_id": sweep_id}).info.run_id
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    client.log_batch(parent, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+    log_summary_metrics(client, parent, metrics)
     client.set_tag(parent, "cv_jobs", ",".join(sorted(
         r.data.tags.get("job_num", r.info.run_id) for r in children)))
     result = {"sweep_id": sweep_id, "parent_run_id": parent, "experiment": experiment,
@@ -128,6 +125,18 @@ def aggregate_sweep(uri: str, experiment: str, sweep_id: str, parent_run_id: str
     if sweep_dir is not None and Path(sweep_dir).is_dir():
         (Path(sweep_dir) / AGGREGATE_FILE).write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def log_summary_metrics(client, run_id: str, metrics: dict[str, Any]) -> None:
+    """Numbers summarising a sweep (aggregate, ensemble) on its parent run: one timestamp, step
+    0, in MLflow's batches of at most 1000."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k, float(v), now, 0) for k, v in metrics.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    for i in range(0, len(items), 1000):
+        client.log_batch(run_id, metrics=items[i:i + 1000])
 
 
 def finish_parent(uri: str, parent_run_id: str, status: str) -> None:
