@@ -11,6 +11,11 @@ from torch.distributed.elastic.multiprocessing.errors import record
 
 @record
 def worker_main(run_dir: str) -> None:
+    from socio_re.utils.console import quiet_library_loggers
+
+    # Before the imports below pull in bitsandbytes: its "kernels" notice, once per rank, is
+    # nothing a user can act on (as in the parent, which calls this first too).
+    quiet_library_loggers()
     from omegaconf import OmegaConf
 
     from socio_re.config.validate import validate_config
