@@ -188,10 +188,40 @@ TINY_ENCODER_DEFAULTS = {
 }
 
 
+def train_wordpiece(corpus: list[str], vocab_size: int, specials: list[str]):
+    """A BERT-style WordPiece tokenizer trained on ``corpus``, the same from one build to the
+    next.
+
+    ``tokenizers``' WordPiece trainer (a BPE trainer with a ``##`` continuing-subword prefix)
+    gives each ``##c`` token its id in the order it meets words in a hash map, which changes
+    from process to process; merges with equal counts are broken by those ids, so the learned
+    vocabulary changed with them (2,538 vs 2,531 entries between two builds). Listing every
+    ``##c`` up front, in sorted order, among the trainer's special tokens fixes their ids
+    before any word is read; the tokenizer is then rebuilt from the learned vocabulary so that
+    only the real special tokens are added tokens."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    def configure(tok: Tokenizer) -> Tokenizer:
+        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        return tok
+
+    trainer_tok = configure(Tokenizer(models.WordPiece(unk_token="[UNK]")))
+    chars = sorted({c for text in corpus for c in trainer_tok.normalizer.normalize_str(text)
+                    if not c.isspace()})
+    continuing = [f"##{c}" for c in chars]
+    trainer_tok.train_from_iterator(corpus, trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=specials + continuing,
+        initial_alphabet=chars, show_progress=False))
+    tok = configure(Tokenizer(models.WordPiece(trainer_tok.get_vocab(), unk_token="[UNK]")))
+    tok.add_special_tokens(specials)
+    return tok
+
+
 def build_tiny_encoder(out_dir: str | Path, *, seed: int = 0, **overrides) -> Path:
     """Build a WordPiece tokenizer + random-weight BERT encoder into ``out_dir``."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from tokenizers.processors import TemplateProcessing
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
@@ -199,12 +229,7 @@ def build_tiny_encoder(out_dir: str | Path, *, seed: int = 0, **overrides) -> Pa
     spec = {**TINY_ENCODER_DEFAULTS, **overrides}
     log.info("building the offline tiny encoder into %s (once; cached afterwards)", out_dir)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(relext_corpus(), trainers.WordPieceTrainer(
-        vocab_size=spec["vocab_size"], special_tokens=specials, show_progress=False))
+    tok = train_wordpiece(relext_corpus(), spec["vocab_size"], specials)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",

@@ -6,7 +6,6 @@ no network) becomes a one-line :class:`~socio_re.errors.DataError` that says wha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -133,21 +132,20 @@ def _frames_of(where, open_source, columns, batch_rows) -> Iterator[LocatedFrame
 
 
 def dataset_fingerprint(path: str, *, revision: str | None = None) -> str:
-    """A cheap identity of the data behind ``path``, for cache keys of prepared datasets.
+    """The identity of the data behind ``path``, for cache keys and a run's provenance.
 
-    Local data: a hash of the data files' relative names, sizes and mtimes (content is not read,
-    so it is instant even for GBs). Hub data: ``hub:<id>@<revision or main>``.
+    Local data: the content digest of the data files (:func:`socio_re.data.digest.
+    content_digest`; each file is read once, then remembered by its size and mtime), so the
+    same files give the same key wherever they were written. Hub data:
+    ``hub:<id>@<revision or main>``.
     """
+    from socio_re.data.digest import content_digest
+
     local = Path(path).expanduser()
     if not local.exists():
         return f"hub:{path}@{revision or 'main'}"
     files = [local] if local.is_file() else _data_files(local, _any_data_suffix)
-    digest = hashlib.sha256()
-    for f in files:
-        stat = f.stat()
-        name = f.name if local.is_file() else f.relative_to(local).as_posix()
-        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+    return content_digest(local, files)
 
 
 # --- local files -----------------------------------------------------------------------------

@@ -507,10 +507,13 @@ def _official_splits(
     manifest.update({
         "official": mapping.which,
         "mapping_file": mapping.file,
-        "mapping_source": mapping.source,
         "mapping_sha256": mapping.sha256,
         "mapping_coverage": coverage,
     })
+    # A hub file's name says which release it came from; a local path only says where this
+    # copy sits, and would make the same split a different cache entry in another folder.
+    if mapping.source.startswith("hub:"):
+        manifest["mapping_source"] = mapping.source
     return splits, manifest
 
 

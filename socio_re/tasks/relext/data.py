@@ -18,7 +18,7 @@ from socio_re.data.cache import build_once, files_present, fingerprint, holds_ot
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: gold_relations_{train,test}.tsv
+CACHE_VERSION = 3  # 2: gold_relations_{train,test}.tsv; 3: keyed by content digest
 
 
 @dataclass
@@ -30,11 +30,12 @@ class PreparedRelext:
     directory: Path
 
 
-def _source_fingerprint(path: Path) -> list:
-    if path.is_file():
-        return [[path.name, path.stat().st_size, int(path.stat().st_mtime)]]
-    return sorted([str(p.relative_to(path)), p.stat().st_size, int(p.stat().st_mtime)]
-                  for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+def _source_fingerprint(path: Path) -> str:
+    """The corpus files' content digest: the same files give the same prepared entry, wherever
+    and whenever they were written."""
+    from socio_re.data.digest import content_digest
+
+    return content_digest(path)
 
 
 def ensure_source(data_cfg) -> Path:
@@ -67,7 +68,9 @@ def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
     from socio_re.data.relext.folds import folds_from_split_files
 
     path = ensure_source(data_cfg)
-    shaping = {"data": {k: v for k, v in asdict(data_cfg).items() if k != "name"},
+    # The source's content digest stands for data.path: the same files in another folder (or
+    # another cache) are the same prepared entry.
+    shaping = {"data": {k: v for k, v in asdict(data_cfg).items() if k not in ("name", "path")},
                "source": _source_fingerprint(path), "version": CACHE_VERSION}
     key = fingerprint(shaping)
     target = Path(cache_dir) / "prepared" / f"relext-{key}"
