@@ -117,10 +117,13 @@ def test_global_batch_size_derives_gradient_accumulation(per_device, processes, 
     assert gradient_accumulation(rc, processes) == expected
 
 
-def test_prepared_data_is_cached_by_what_shaped_it(cache_dir, tiny):
+def test_prepared_data_is_cached_by_what_shaped_it(tmp_path, tiny):
     from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
 
     rc, _, tok, _ = tiny
+    # A cache of its own: the entries counted below must not depend on what other tests left
+    # in the session's shared cache (a run with the same split and max_length builds one).
+    cache_dir = tmp_path / "cache"
     first = prepare_splits(rc.data, cache_dir)
     again = prepare_splits(rc.data, cache_dir)
     assert again.key == first.key

@@ -292,9 +292,9 @@ def test_pooled_out_of_fold_scores_novelty(tmp_path):
 def test_trained_tiny_model_beats_the_constant_novel_baseline(tmp_path):
     """The sample's cue ("Previous studies have shown that ...": No) reaches the input text,
     and a tiny encoder with the novelty head learns it in 300 steps (about 30 s on 2 cores):
-    on validation and test its novelty F1 is above the one every-relation-"Novel" would get
+    over validation and test its novelty F1 is above the one every-relation-"Novel" would get
     with the same predicted types, and its novelty is right more often on the relations it
-    finds."""
+    finds, on each split."""
     from conftest import run_train
 
     run = tmp_path / "run"
@@ -306,13 +306,16 @@ def test_trained_tiny_model_beats_the_constant_novel_baseline(tmp_path):
     m = json.loads((run / "metrics.json").read_text())
     # Novelty accuracy (on the relations found, whatever their type) isolates what the head
     # learned: well above the Novel share on both splits. The novelty F1 also needs the type
-    # right, so on the few right-typed relations of a 300-step tiny model it is noisy (one
-    # tokenizer build in another cache moved val to a tie): never below the baseline, above it
-    # on at least one split. The README's 3-seed comparison is the measured evidence.
+    # right, so on the few right-typed relations of a 300-step tiny model its margin on one split
+    # is small (a tie on val at the default seed): it is asserted over both splits together.
+    # Measured (builds are byte-identical, so these are the code's numbers, not a cache's), at
+    # seeds 42 (the default, the one this test runs), 1, 2 and 3: accuracy margin 0.19-0.21
+    # (val) and 0.19-0.26 (test); F1 margin 0.000 / 0.036 / 0.036 / 0.047 (val), 0.064 / 0.030 /
+    # 0.066 / 0.048 (test), 0.064-0.102 over both.
     for split in ("val", "test"):
         assert m[f"{split}/novelty_accuracy"] >= m[f"{split}/novelty_accuracy_all_novel"] + 0.1
-        assert m[f"{split}/novelty_f1"] >= m[f"{split}/novelty_f1_all_novel"], (split, m)
-    assert any(m[f"{split}/novelty_f1"] > m[f"{split}/novelty_f1_all_novel"]
-               for split in ("val", "test")), m
+    gain = sum(m[f"{split}/novelty_f1"] - m[f"{split}/novelty_f1_all_novel"]
+               for split in ("val", "test"))
+    assert gain >= 0.03, m
     sub = pd.read_csv(run / "test_litcoin_submission.tsv", sep="\t")
     assert {"Novel", "No"} <= set(sub["novel"])
