@@ -44,6 +44,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from socio_re.tasks import get_task
     from socio_re.tracking import make_tracker
     from socio_re.tracking.params import config_params
+    from socio_re.tracking.provenance import record_provenance
     from socio_re.tracking.run_names import default_run_name
     from socio_re.tracking.tracker import command_line_overrides, tracker_tags
     from socio_re.training.engine_report import describe_engine, read_engine_report
@@ -62,6 +63,8 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         run_dir=run_dir,
     )
     tracker.set_tags({**tracker_tags(rc, run_dir), **sweep_tags(rc)})
+    # Rank 0: provenance.json, its tags and the dataset inputs.
+    record_provenance(rc, run_dir, tracker, splits=getattr(task, "data_splits", None))
     tracker.log_params(config_params(resolved))
     tracker.log_artifact(run_dir / "config.yaml")
     status = "FAILED"

@@ -121,6 +121,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     except Exception:
         _remove_if_fresh(run_dir)  # a bad config leaves no half-made run directory behind
         raise
+    # The memo of content digests (socio_re.data.digest) lives in the cache: without it every
+    # run would read its data and model files again to digest them.
+    os.environ.setdefault("SOCIO_RE_CACHE_DIR", rc.paths.cache_dir)
     # Record what "null = all visible GPUs" meant on this machine.
     cfg.strategy.num_processes = rc.strategy.num_processes
     finished = read_done(run_dir) if rc.resume != "never" else None

@@ -131,6 +131,7 @@ def build_reports(client, experiments: list, opts, named: bool) -> list:
 
 def compare(args: argparse.Namespace) -> list:
     from socio_re.tracking.compare import Options, find_experiments, open_client, write_outputs
+    from socio_re.tracking.compare_provenance import provenance_lines
     from socio_re.tracking.compare_table import best_line
     from socio_re.tracking.store import default_tracking_uri
 
@@ -144,6 +145,8 @@ def compare(args: argparse.Namespace) -> list:
     reports = build_reports(client, experiments, opts, named=bool(args.experiment))
     for report in reports:
         print_table(report, args.top, args.wide)
+        for line in provenance_lines(report.provenance, report.without_provenance):
+            print(line)
         out = _out_dir(args, report.experiment, len(reports) > 1)
         written, skipped = write_outputs(client, report, out, args.loss_curves)
         print("wrote " + ", ".join(str(p) for p in written))

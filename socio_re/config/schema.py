@@ -155,6 +155,9 @@ class TrackingConfig:
     tracking_uri: str | None = None
     # null = the task name
     experiment_name: str | None = None
+    # MLflow's system metrics (CPU, memory, disk, network; GPUs with nvidia-ml-py) every 10 s
+    # on the tracked run, as system/* metrics.
+    system_metrics: bool = True
 
 
 @dataclass

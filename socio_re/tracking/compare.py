@@ -15,7 +15,7 @@ import math
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
     from mlflow.entities import Experiment, Run
+
+    from socio_re.tracking.compare_provenance import ProvenanceDifference
 
 DEFAULT_EXPERIMENTS = ("socrates", "relext")
 DEFAULT_METRIC = "objective"
@@ -229,6 +231,9 @@ class Report:
     leaf_shown: list[str]
     objective_is: str | None = None  # the headline metric ``objective`` equals, if any
     left_out: int = 0  # failed or killed runs (sweeps) not listed
+    # Where the runs (the leaves) differ in provenance; runs logged without it.
+    provenance: list[ProvenanceDifference] = field(default_factory=list)
+    without_provenance: int = 0
 
     @property
     def metric(self) -> str:
@@ -320,7 +325,23 @@ def build_report(client: MlflowClient, experiment: Experiment, opts: Options) ->
     else:
         report = _runs_report(leaves, opts, experiment.name, where)
     report.leaves = _with_plot_columns(report.leaves, everything)
+    _add_provenance(report, everything)
     return report
+
+
+def _add_provenance(report: Report, everything: Sequence[Run]) -> None:
+    """Where the compared runs (the sweeps' jobs with --by sweeps) differ in provenance; in
+    the runs CSV, a column per differing field."""
+    from socio_re.tracking.compare_provenance import (
+        provenance_differences,
+        with_provenance_columns,
+    )
+
+    by_id = {r.info.run_id: r for r in everything}
+    runs = [by_id[i] for i in report.leaves["run_id"]] if len(report.leaves) else []
+    report.provenance, report.without_provenance = provenance_differences(runs)
+    if report.by == "runs":
+        report.frame = with_provenance_columns(report.frame, runs, report.provenance)
 
 
 def _select(everything: Sequence[Run], matched_ids: set[str], opts: Options,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +21,16 @@ from socio_re.tracking.store import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from socio_re.tracking.offline import OfflineRecord
+    from socio_re.tracking.provenance import DatasetRecord
+    from socio_re.tracking.system_metrics import SystemMetrics
 
 log = logging.getLogger(__name__)
 
+# MLflow's limit on a dataset digest (a longer one is stored as its hash).
+MAX_DATASET_DIGEST_CHARS = 36
 
 
 class Tracker:
@@ -45,6 +48,8 @@ class Tracker:
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None: ...
+
+    def log_datasets(self, datasets: Sequence[DatasetRecord]) -> None: ...
 
     def finish(self, status: str = "FINISHED") -> None: ...
 
@@ -79,6 +84,8 @@ class MlflowTracker(Tracker):
         self._run_dir = Path(run_dir)
         self._offline: OfflineRecord | None = None
         self._client: Any = None
+        self._system_metrics_on = cfg.system_metrics
+        self._system: SystemMetrics | None = None
         reason = offline.unreachable_reason(self.uri)
         if reason is not None:
             self._go_offline(reason)
@@ -117,6 +124,10 @@ class MlflowTracker(Tracker):
         self.run_name = run.info.run_name or run_name
         self.experiment_id = exp_id
         write_run_id_file(self._run_dir, self.run_id, self.uri, experiment)
+        if self._system_metrics_on:
+            from socio_re.tracking.system_metrics import SystemMetrics
+
+            self._system = SystemMetrics.start(self.run_id, self.uri, resume=bool(previous))
 
     def _previous_run_id(self, run_dir: Path) -> str | None:
         """The run ``tracking.json`` names for this store, if the store still has it."""
@@ -138,6 +149,9 @@ class MlflowTracker(Tracker):
             # The run already started on the server (this job's, or the one tracking.json names
             # on resume) is the one the upload completes.
             run_id = self.run_id or offline.recorded_run_id(self._run_dir, self.uri)
+            if self._system is not None:  # its samples have nowhere to go now
+                self._system.abandon()
+                self._system = None
             self._offline = offline.OfflineRecord.open(
                 self._run_dir, tracking_uri=self.uri, experiment=self.experiment or "",
                 run_name=self._run_name, run_id=run_id)
@@ -211,7 +225,24 @@ class MlflowTracker(Tracker):
         if record is not None:
             record.add_artifact(Path(path), artifact_path)
 
+    def log_datasets(self, datasets: Sequence[DatasetRecord]) -> None:
+        """The run's data as MLflow dataset inputs (the UI's dataset column), each with its
+        ``mlflow.data.context`` (train, val, test, source). MLflow keeps one input per name
+        and digest, so a resumed run logging them again adds nothing. Offline there is no
+        record of them: their digests are in the ``provenance.data.*`` tags."""
+        if not datasets:
+            return
+        inputs = [_dataset_input(d) for d in datasets]  # outside: a bug here is no dead server
+        record = self._offline_after("log_inputs", lambda: self._client.log_inputs(
+            self.run_id, datasets=inputs))
+        if record is not None:
+            log.info("dataset inputs are not kept offline; their digests are in the "
+                     "provenance.data.* tags")
+
     def finish(self, status: str = "FINISHED") -> None:
+        if self._system is not None:  # before the run ends: its last sample goes in first
+            self._system.stop()
+            self._system = None
         record = self._offline_after(
             "finish", lambda: self._client.set_terminated(self.run_id, status=status))
         if record is not None:
@@ -225,15 +256,29 @@ class MlflowTracker(Tracker):
         return (f"MLflow run {self.run_id} in experiment '{self.experiment}' at {self.uri}")
 
 
+def _dataset_input(record: DatasetRecord) -> Any:
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    digest = record.digest
+    if len(digest) > MAX_DATASET_DIGEST_CHARS:  # hub:<long id>@<revision>
+        from socio_re.data.cache import fingerprint
+
+        digest = fingerprint(digest)
+    dataset = Dataset(name=record.name, digest=digest, source_type=record.source_type,
+                      source=json.dumps(record.source_spec()),
+                      profile=json.dumps(record.profile) if record.profile else None)
+    return DatasetInput(dataset, tags=[InputTag(MLFLOW_DATASET_CONTEXT, record.context)])
+
+
 def git_commit(cwd: Path | None = None) -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=cwd, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=cwd, timeout=5).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except Exception:
-        return "unknown"
+    """``<sha>`` or ``<sha>-dirty`` of the checkout at ``cwd``; ``unknown`` outside one."""
+    from socio_re.tracking.provenance import git_state
+
+    state = git_state(cwd or Path(__file__).parent)
+    return state["commit"] + ("-dirty" if state["dirty"] else "")
 
 
 def is_rank_zero() -> bool:

@@ -64,16 +64,29 @@ def ensure_source(data_cfg) -> Path:
     return path
 
 
+def _shaping(data_cfg, path: Path) -> dict[str, Any]:
+    # The source's content digest stands for data.path: the same files in another folder (or
+    # another cache) are the same prepared entry.
+    return {"data": {k: v for k, v in asdict(data_cfg).items() if k not in ("name", "path")},
+            "source": _source_fingerprint(path), "version": CACHE_VERSION}
+
+
+def _target(cache_dir: str | Path, shaping: dict[str, Any]) -> Path:
+    return Path(cache_dir) / "prepared" / f"relext-{fingerprint(shaping)}"
+
+
+def prepared_directory(data_cfg, cache_dir: str | Path) -> Path:
+    """Where :func:`prepare` keeps the instances of ``data_cfg`` (a run's provenance names
+    them), without reading or building them."""
+    return _target(cache_dir, _shaping(data_cfg, ensure_source(data_cfg)))
+
+
 def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
     from socio_re.data.relext.folds import folds_from_split_files
 
     path = ensure_source(data_cfg)
-    # The source's content digest stands for data.path: the same files in another folder (or
-    # another cache) are the same prepared entry.
-    shaping = {"data": {k: v for k, v in asdict(data_cfg).items() if k not in ("name", "path")},
-               "source": _source_fingerprint(path), "version": CACHE_VERSION}
-    key = fingerprint(shaping)
-    target = Path(cache_dir) / "prepared" / f"relext-{key}"
+    shaping = _shaping(data_cfg, path)
+    target = _target(cache_dir, shaping)
     hit = (target / ".complete").exists()
     build_once(target, lambda tmp: _build(data_cfg, path, tmp), meta=shaping,
                check=files_present("stats.json", "split_0.json", "gold_relations_train.tsv"))

@@ -72,6 +72,21 @@ def prepare_shared(rc: RunConfig) -> None:
     load_tokenizer(rc.model, check_model_loads(rc.model), require_chat_template=False)
 
 
+def data_splits(rc: RunConfig) -> tuple[Path, dict[str, list[Path]]]:
+    """The prepared folder the run reads and each split's files in it (its provenance):
+    training on every fold file but ``split_<fold>.json``, which validates (``fold=all``: all
+    of them train), and ``test.json``. Nothing is read or built."""
+    from socio_re.data.relext.folds import TEST_FILE, split_paths
+    from socio_re.tasks.relext.data import prepared_directory
+
+    root = prepared_directory(rc.data, rc.paths.cache_dir)
+    folds = split_paths(root)
+    held_out = [] if rc.fold == "all" else [folds[int(rc.fold)]]
+    test = root / TEST_FILE
+    return root, {"train": [p for p in folds if p not in held_out], "val": held_out,
+                  "test": [test] if test.exists() else []}
+
+
 def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     from datasets import Dataset
 

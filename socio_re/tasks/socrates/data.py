@@ -116,12 +116,10 @@ def split_shaping(split_cfg) -> dict[str, Any]:
     return shaping
 
 
-def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
+def _split_shaping(data_cfg, path: str) -> dict[str, Any]:
     from socio_re.data.socsci import dataset_fingerprint
-    from socio_re.data.socsci.prepare import split_to_disk
 
-    path = ensure_source(data_cfg)
-    shaping = {
+    return {
         # For a local directory this covers metadata/*.json as well, so an edited split file
         # builds a new split; a hub id is pinned by data.revision.
         "source": dataset_fingerprint(path, revision=data_cfg.revision),
@@ -130,8 +128,26 @@ def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
         "max_malformed_fraction": data_cfg.max_malformed_fraction,
         "version": SPLIT_CACHE_VERSION,
     }
+
+
+def _split_target(cache_dir: str | Path, key: str) -> Path:
+    return Path(cache_dir) / "prepared" / f"socsci-split-{key}"
+
+
+def split_directory(data_cfg, cache_dir: str | Path) -> Path:
+    """Where :func:`prepare_splits` keeps the split of ``data_cfg`` (``train/``, ``val/``,
+    ``test/``; a run's provenance names them), without reading or building it."""
+    return _split_target(cache_dir, fingerprint(_split_shaping(data_cfg,
+                                                               ensure_source(data_cfg))))
+
+
+def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
+    from socio_re.data.socsci.prepare import split_to_disk
+
+    path = ensure_source(data_cfg)
+    shaping = _split_shaping(data_cfg, path)
     key = fingerprint(shaping)
-    target = Path(cache_dir) / "prepared" / f"socsci-split-{key}"
+    target = _split_target(cache_dir, key)
 
     def build(tmp: Path) -> None:
         s = data_cfg.split

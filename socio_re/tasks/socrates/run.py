@@ -48,6 +48,16 @@ def prepare_shared(rc: RunConfig) -> None:
         tokenized_splits(prepared, load_tokenizer(rc.model, path), rc.task, rc.paths.cache_dir)
 
 
+def data_splits(rc: RunConfig) -> tuple[Path, dict[str, list[Path]]]:
+    """The split folder the run reads and each split's parquet parts (its provenance).
+    Nothing is read or built."""
+    from socio_re.data.socsci.prepare import split_parts
+    from socio_re.tasks.socrates.data import SPLITS, split_directory
+
+    root = split_directory(rc.data, rc.paths.cache_dir)
+    return root, {s: split_parts(root / s) for s in SPLITS}
+
+
 def load_model_for_training(rc: RunConfig):
     from socio_re.models.load import (
         apply_finetune_method,
