@@ -140,6 +140,8 @@ def as_runnable(command: str, found: dict[str, str]) -> str | None:
             command = command.replace(placeholder, value)
     # Text substitutions, not a re-quoting: the shell must still expand globs (fold=*).
     command = re.sub(r"^python ", f"{shlex.quote(sys.executable)} ", command)
+    # ... and the one a command runs after ``--`` (check_reproducible.py -- python train.py ...)
+    command = re.sub(r"(?<= -- )python ", f"{shlex.quote(sys.executable)} ", command)
     return re.sub(r"(?<= )(train\.py|scripts/)", lambda m: f"{ROOT}/{m.group(1)}", command)
 
 
