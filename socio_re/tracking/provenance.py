@@ -166,6 +166,13 @@ def _memory_gb() -> float | None:
     return round(psutil.virtual_memory().total / 2**30, 1)
 
 
+def _intra_op_threads() -> int | None:
+    import sys
+
+    torch = sys.modules.get("torch")  # a run has imported it; a bare call need not
+    return torch.get_num_threads() if torch is not None else None
+
+
 def platform_info(strategy: StrategyConfig | None = None) -> dict[str, Any]:
     affinity = getattr(os, "sched_getaffinity", None)
     info: dict[str, Any] = {
@@ -176,6 +183,9 @@ def platform_info(strategy: StrategyConfig | None = None) -> dict[str, Any]:
         "cpus_usable": len(affinity(0)) if affinity else os.cpu_count(),
         "memory_gb": _memory_gb(),
         "world_size": world_size(strategy),
+        # The one setting found to move a CPU result (the order of a matrix product's
+        # additions): README, "Checking that a result reproduces".
+        "intra_op_threads": _intra_op_threads(),
     }
     info.update(_guarded(accelerator_info))
     return {k: v for k, v in info.items() if v is not None}
