@@ -44,7 +44,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from socio_re.tasks import get_task
     from socio_re.tracking import make_tracker
     from socio_re.tracking.params import config_params
-    from socio_re.tracking.provenance import record_provenance
+    from socio_re.tracking.provenance import PROVENANCE_FILE, record_provenance
     from socio_re.tracking.run_names import default_run_name
     from socio_re.tracking.tracker import command_line_overrides, tracker_tags
     from socio_re.training.engine_report import describe_engine, read_engine_report
@@ -84,7 +84,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             )
         metrics = _json_safe(result.metrics)
         outputs = {"config": run_dir / "config.yaml", "metrics": run_dir / "metrics.json",
-                   **result.artifacts, **result.paths}
+                   "provenance": run_dir / PROVENANCE_FILE, **result.artifacts, **result.paths}
         engine = read_engine_report(run_dir)
         summary = {"metrics": metrics, "outputs": {k: str(v) for k, v in outputs.items()},
                    "tracking": tracker.describe(), "run_name": tracker.run_name or run_name,
