@@ -126,3 +126,21 @@ def build_once(target: str | Path, build: Callable[[Path], Any], *, meta: Any = 
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def generate_sample_once(path: str | Path, spec: Any, write: Callable[[Path], Any],
+                         check: ContentCheck | None = None) -> None:
+    """Generate a sample into ``path`` once (``write(tmp)``, keyed by the dataclass ``spec``;
+    ``spec=None``: a real dataset, nothing to generate). A ``path`` that holds the user's own
+    files is read as it is, never generated over: ``data.path=/my/data`` with a sample config
+    means that data."""
+    from dataclasses import asdict
+
+    if spec is None:
+        return
+    if holds_other_files(path):
+        log.info("data.path=%s holds your own files: reading them (data.generate_sample "
+                 "applies only to a new or generated folder)", path)
+        return
+    build_once(path, write, meta=asdict(spec), check=check)
+

@@ -11,7 +11,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from socio_re.data.socsci.schema import (
+from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.socrates.data.schema import (
     INT_COLUMNS,
     PROMPT,
     REQUIRED_COLUMNS,
@@ -19,7 +20,6 @@ from socio_re.data.socsci.schema import (
     STIMULI,
     STUDY_ID,
 )
-from socio_re.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 

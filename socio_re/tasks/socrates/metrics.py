@@ -20,7 +20,7 @@ Terms (each metric below is built from them):
   means over the studies with at least one scored cell (every study weighs the same, whatever
   its number of cells or rows). Lower W1 is better;
 - the *answer scale* of a cell is the range its prompt states (``scale_min``..``scale_max``,
-  from ``socio_re.evaluation.answers.parse_scale``; the cell's first row that states one). Its
+  from ``socio_re.tasks.socrates.answers.parse_scale``; the cell's first row that states one). Its
   *uniform positions* are the scale's integers (more than ``MAX_UNIFORM_OPTIONS`` of them:
   that many evenly spaced points from min to max). Where no row of the cell states a scale
   (open-ended answers such as dollar amounts, where ``parse_scale`` returns None and the scale

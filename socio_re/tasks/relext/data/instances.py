@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from socio_re.data.relext.documents import LABELS, NOT, Document, Mention, Relation
-from socio_re.data.relext.sentences import sentence_spans
 from socio_re.data.text import read_text
 from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.relext.data.documents import LABELS, NOT, Document, Mention, Relation
+from socio_re.tasks.relext.data.sentences import sentence_spans
 
 Span = tuple[int, int, str]  # [start, end) into Instance.text, entity type of that mention
 CONTEXTS = ("sentences", "abstract")

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from socio_re.data.socsci.schema import COLUMNS, DEMOGRAPHIC, REQUIRED_COLUMNS
 from socio_re.data.text import read_text, text_lines
 from socio_re.errors import DataError
+from socio_re.tasks.socrates.data.schema import COLUMNS, DEMOGRAPHIC, REQUIRED_COLUMNS
 
 # "owner/name" as the hub spells repository ids.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

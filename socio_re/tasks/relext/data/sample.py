@@ -25,12 +25,13 @@ sentence may state one relation type from one entity to several ("A inhibits B, 
 from __future__ import annotations
 
 import random
+import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from socio_re.data.relext.documents import Document, Mention, Relation
-from socio_re.data.relext.readers.litcoin import write_litcoin
+from socio_re.tasks.relext.data.documents import Document, Mention, Relation
+from socio_re.tasks.relext.data.readers.litcoin import write_litcoin
 
 GENE, DISEASE, CHEMICAL = "GeneOrGeneProduct", "DiseaseOrPhenotypicFeature", "ChemicalEntity"
 SPECIES, VARIANT, CELL_LINE = "OrganismTaxon", "SequenceVariant", "CellLine"
@@ -766,3 +767,13 @@ def generate_litcoin_sample(
     for split, split_docs in docs.items():
         paths += write_litcoin(split_docs, out_dir, split)
     return paths
+
+
+def tokenizer_corpus() -> list[str]:
+    """Text the relext tokenizers are trained on: a generated LitCoin-format sample."""
+    from socio_re.tasks.relext.data.readers import read_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_litcoin_sample(tmp, seed=1234)
+        docs = [d for split in read_corpus(tmp).values() for d in split]
+    return [d.text for d in docs] + [" ".join(str(i) for i in range(0, 1001))]

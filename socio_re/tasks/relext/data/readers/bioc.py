@@ -22,7 +22,7 @@ tools write the pieces in several ways); a single-location annotation's ``text``
 Relations are read from the document and from any passage that holds some (the same
 ``infons`` layout) and link identifiers of the whole document: an identifier mentioned only in
 the other passage is fine, one mentioned nowhere is rejected. Identifiers are read as in
-:mod:`~socio_re.data.relext.readers.pubtator` (composite ``;``/``,`` lists, ``-``).
+:mod:`~socio_re.tasks.relext.data.readers.pubtator` (composite ``;``/``,`` lists, ``-``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socio_re.data.relext.documents import Document, Mention, Relation
-from socio_re.data.relext.readers.pubtator import (
+from socio_re.data.text import read_text
+from socio_re.errors import DataError
+from socio_re.tasks.relext.data.documents import Document, Mention, Relation
+from socio_re.tasks.relext.data.readers.pubtator import (
     check_relation_type,
     normalize_id,
     parse_novel,
@@ -41,8 +43,6 @@ from socio_re.data.relext.readers.pubtator import (
     span_mismatch,
     split_ids,
 )
-from socio_re.data.text import read_text
-from socio_re.errors import DataError
 
 _TITLE_TYPES = {"title", "front"}
 

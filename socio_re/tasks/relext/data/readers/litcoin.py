@@ -8,7 +8,7 @@ Three files per split, TAB-separated despite the ``.csv`` name, header row first
 
 The relations file is optional (the real test split has none). Offsets index
 ``title + " " + abstract`` (a title's trailing spaces count). Identifier lists, ``-`` and
-relation identifiers are read as in :mod:`~socio_re.data.relext.readers.pubtator`.
+relation identifiers are read as in :mod:`~socio_re.tasks.relext.data.readers.pubtator`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from socio_re.data.relext.documents import Document, Mention, Relation
-from socio_re.data.relext.readers.pubtator import (
+from socio_re.data.text import read_text
+from socio_re.errors import DataError
+from socio_re.tasks.relext.data.documents import Document, Mention, Relation
+from socio_re.tasks.relext.data.readers.pubtator import (
     check_relation_type,
     format_novel,
     normalize_id,
@@ -28,8 +30,6 @@ from socio_re.data.relext.readers.pubtator import (
     span_mismatch,
     split_ids,
 )
-from socio_re.data.text import read_text
-from socio_re.errors import DataError
 
 ABSTRACT_COLUMNS = ("abstract_id", "title", "abstract")
 ENTITY_COLUMNS = (

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from socio_re.data.relext.documents import ENTITY_TYPES
-from socio_re.data.relext.instances import Instance
 from socio_re.errors import ConfigError
+from socio_re.tasks.relext.data.documents import ENTITY_TYPES
+from socio_re.tasks.relext.data.instances import Instance
 
 METHODS = (
     "entity_mask",

@@ -1,7 +1,7 @@
 """Relation predictions as a frame, and as LitCoin submission / PubTator relation files.
 
 Both file formats list relations only: instances predicted NOT are left out, as in a LitCoin
-submission (README, "The relext task", Outputs).
+submission (docs/tasks/relext.md, "Outputs and metrics").
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socio_re.data.relext.documents import LABELS, NOT
-from socio_re.evaluation.ensemble import KEY_COLUMNS
+from socio_re.tasks.relext.data.documents import LABELS, NOT
+from socio_re.tasks.relext.ensemble import KEY_COLUMNS
 
 LITCOIN_COLUMNS = ("id", "abstract_id", "type", "entity_1_id", "entity_2_id", "novel")
 

@@ -26,8 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from socio_re.data.socsci.load import _arrow_to_pandas, iter_frames, iter_located_frames
-from socio_re.data.socsci.schema import (
+from socio_re.errors import DataError
+from socio_re.tasks.socrates.data.load import _arrow_to_pandas, iter_frames, iter_located_frames
+from socio_re.tasks.socrates.data.schema import (
     CONDITION_NUM,
     PARTICIPANT,
     REQUIRED_COLUMNS,
@@ -35,15 +36,14 @@ from socio_re.data.socsci.schema import (
     STUDY_ID,
     TASK_NUM,
 )
-from socio_re.data.socsci.splits import SPLIT_NAMES, load_official_mapping, make_splits
-from socio_re.data.socsci.validate import (
+from socio_re.tasks.socrates.data.splits import SPLIT_NAMES, load_official_mapping, make_splits
+from socio_re.tasks.socrates.data.validate import (
     check_threshold_arg,
     clean_batch,
     enforce_threshold,
     first_malformed,
     merge_reports,
 )
-from socio_re.errors import DataError
 
 log = logging.getLogger(__name__)
 

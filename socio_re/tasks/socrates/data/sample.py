@@ -7,12 +7,14 @@ and on the experimental condition, so a model that reads the prompt can learn so
 a training run shows a measurable gain over a per-cell mean.
 
 Next to the shards it writes the dataset's ``metadata/`` split files in the layout the official
-split reads (``socio_re.data.socsci.splits``), so ``data.split.kind=official`` runs offline too.
+split reads (``socio_re.tasks.socrates.data.splits``), so ``data.split.kind=official`` runs
+offline too.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +25,8 @@ import pyarrow.parquet as pq
 import yaml
 from scipy.special import ndtr
 
-from socio_re.data.socsci.load import METADATA_DIR
-from socio_re.data.socsci.schema import (
+from socio_re.tasks.socrates.data.load import METADATA_DIR
+from socio_re.tasks.socrates.data.schema import (
     CONDITION_NUM,
     DEMOGRAPHIC_FIELDS,
     DEMOGRAPHIC_LABELS,
@@ -34,7 +36,7 @@ from socio_re.data.socsci.schema import (
     TASK_NUM,
     answer_format_sentence,
 )
-from socio_re.data.socsci.splits import OFFICIAL_FILES
+from socio_re.tasks.socrates.data.splits import OFFICIAL_FILES
 
 # --- Vocabulary (sample_vocabulary.yaml: demographic values and shares, study templates) -----
 
@@ -592,3 +594,17 @@ def generate_full_scale(
         path.rename(target)
         final.append(target)
     return final
+
+
+def tokenizer_corpus() -> list[str]:
+    """Text the tiny causal tokenizer is trained on: a generated SocSci-style sample."""
+    from socio_re.tasks.socrates.data.load import load_socsci
+    from socio_re.tasks.socrates.data.schema import SYSTEM_PROMPT
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_sample(tmp, seed=1234)
+        df = load_socsci(tmp)
+    texts = [SYSTEM_PROMPT, *df["prompt"].tolist(), *df["reasoning"].dropna().tolist()]
+    # Numbers in every form an answer can take, so digits and signs are well covered.
+    texts += [" ".join(str(i) for i in range(0, 1001))]
+    return texts

@@ -139,7 +139,7 @@ def pooled_out_of_fold(runs: Sequence[Path], labels) -> tuple[dict, object]:
     together: the cross-validation estimate that does not average per-fold F1s. Novelty is
     scored where the frames have ``gold_novel``; rows without a ``pred_novel`` count as Novel
     (what the output files write for them)."""
-    from socio_re.metrics.relext import relext_metrics
+    from socio_re.tasks.relext.metrics import relext_metrics
 
     frames = [pd.read_csv(Path(r) / "val_predictions.csv") for r in runs
               if (Path(r) / "val_predictions.csv").exists()]

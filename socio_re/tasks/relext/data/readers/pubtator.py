@@ -37,9 +37,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from socio_re.data.relext.documents import RELATION_TYPES, Document, Mention, Relation
 from socio_re.data.text import read_text, text_lines
 from socio_re.errors import DataError
+from socio_re.tasks.relext.data.documents import RELATION_TYPES, Document, Mention, Relation
 
 # BioRED mostly separates identifiers with commas but sometimes with semicolons.
 _ID_SEPARATORS = re.compile(r"[,;]")

@@ -3,7 +3,7 @@
 Two cache levels under ``<cache_dir>/prepared``: the split (keyed by the data config and a
 fingerprint of the source files) and the tokenized train/val sets (keyed additionally by the
 tokenizer, chat template, system prompt, answer format and max length). Both are built by
-streaming (``socio_re.data.socsci.prepare``, chunked tokenization workers), so the full 2.9M
+streaming (``socio_re.tasks.socrates.data.prepare``, chunked tokenization workers), so the full 2.9M
 rows never sit in memory; a split is only read whole when a caller asks for its frame.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from socio_re.data.cache import build_once, files_present, fingerprint, holds_other_files
+from socio_re.data.cache import build_once, files_present, fingerprint, generate_sample_once
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class LazyFrames(Mapping):
         if name not in SPLITS:
             raise KeyError(name)
         if name not in self._loaded:
-            from socio_re.data.socsci.prepare import read_split
+            from socio_re.tasks.socrates.data.prepare import read_split
 
             self._loaded[name] = read_split(self._root / name)
         return self._loaded[name]
@@ -65,13 +65,13 @@ class PreparedSplits:
         return int(self.manifest["rows"][name])
 
     def parts(self, name: str) -> list[Path]:
-        from socio_re.data.socsci.prepare import split_parts
+        from socio_re.tasks.socrates.data.prepare import split_parts
 
         return split_parts(self.root / name)
 
     def sample(self, name: str, max_rows: int | None, seed: int) -> pd.DataFrame:
         """``rows_to_score(frames[name], max_rows, seed)`` reading only the rows it keeps."""
-        from socio_re.data.socsci.prepare import read_rows, read_split
+        from socio_re.tasks.socrates.data.prepare import read_rows, read_split
         from socio_re.tasks.socrates.evaluate import rows_to_score
 
         if max_rows is None or self.rows(name) <= max_rows:
@@ -89,21 +89,19 @@ def ensure_source(data_cfg) -> str:
     means those rows, and generating there would replace them."""
     path = data_cfg.path
     spec = data_cfg.generate_sample
-    if spec is not None and holds_other_files(path):
-        log.info("data.path=%s holds your own files: reading them (data.generate_sample "
-                 "applies only to a new or generated folder)", path)
-    elif spec is not None:
-        from socio_re.data.socsci.sample import generate_sample
-        from socio_re.data.socsci.splits import OFFICIAL_FILES
 
-        def write(tmp: Path) -> None:
-            log.info("generating the SocSci210-schema sample into %s", path)
-            generate_sample(tmp, num_studies=spec.num_studies,
-                            participants_per_study=spec.participants_per_study, seed=spec.seed)
+    def write(tmp: Path) -> None:
+        from socio_re.tasks.socrates.data.sample import generate_sample
 
-        # The split files too: data.split.kind=official reads them from the sample.
-        mappings = [f"metadata/{name}" for name in OFFICIAL_FILES.values()]
-        build_once(path, write, meta=asdict(spec), check=files_present("*.parquet", *mappings))
+        log.info("generating the SocSci210-schema sample into %s", path)
+        generate_sample(tmp, num_studies=spec.num_studies,
+                        participants_per_study=spec.participants_per_study, seed=spec.seed)
+
+    from socio_re.tasks.socrates.data.splits import OFFICIAL_FILES
+
+    # The split files too: data.split.kind=official reads them from the sample.
+    mappings = [f"metadata/{name}" for name in OFFICIAL_FILES.values()]
+    generate_sample_once(path, spec, write, check=files_present("*.parquet", *mappings))
     return path
 
 
@@ -117,7 +115,7 @@ def split_shaping(split_cfg) -> dict[str, Any]:
 
 
 def _split_shaping(data_cfg, path: str) -> dict[str, Any]:
-    from socio_re.data.socsci import dataset_fingerprint
+    from socio_re.tasks.socrates.data import dataset_fingerprint
 
     return {
         # For a local directory this covers metadata/*.json as well, so an edited split file
@@ -142,7 +140,7 @@ def split_directory(data_cfg, cache_dir: str | Path) -> Path:
 
 
 def prepare_splits(data_cfg, cache_dir: str | Path) -> PreparedSplits:
-    from socio_re.data.socsci.prepare import split_to_disk
+    from socio_re.tasks.socrates.data.prepare import split_to_disk
 
     path = ensure_source(data_cfg)
     shaping = _split_shaping(data_cfg, path)

@@ -1,4 +1,4 @@
-"""Relation-extraction metrics for LitCoin / BioRED (README, "The relext task", Outputs).
+"""Relation-extraction metrics for LitCoin / BioRED (docs/tasks/relext.md, Outputs).
 
 Instances are entity-id pairs labelled with a class index into ``labels``; ``labels[0]`` is the
 negative class NOT (~85% of pairs). The headline metric is micro precision/recall/F1 over the
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socio_re.data.relext.documents import LABELS
+from socio_re.tasks.relext.data.documents import LABELS
 
 NEGATIVE = 0  # index of NOT in ``labels``
 MICRO_ROW = "micro (excl. NOT)"

@@ -2,7 +2,7 @@
 
 :func:`read_corpus` is the entry point: it takes ``data.path`` (a directory or one file) and
 ``data.format`` and returns the documents of each split found, keyed ``train`` / ``dev`` /
-``test``. Every reader produces the same :class:`~socio_re.data.relext.documents.Document`.
+``test``. Every reader produces the same :class:`~socio_re.tasks.relext.data.documents.Document`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from socio_re.data.relext.documents import Document
-from socio_re.data.relext.readers.bioc import read_bioc_json
-from socio_re.data.relext.readers.litcoin import read_litcoin, write_litcoin
-from socio_re.data.relext.readers.pubtator import read_pubtator, relation_lines, write_pubtator
 from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.relext.data.documents import Document
+from socio_re.tasks.relext.data.readers.bioc import read_bioc_json
+from socio_re.tasks.relext.data.readers.litcoin import read_litcoin, write_litcoin
+from socio_re.tasks.relext.data.readers.pubtator import (
+    read_pubtator,
+    relation_lines,
+    write_pubtator,
+)
 
 __all__ = [
     "FORMATS",

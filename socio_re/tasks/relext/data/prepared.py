@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from socio_re.data.cache import build_once, files_present, fingerprint, holds_other_files
+from socio_re.data.cache import build_once, files_present, fingerprint, generate_sample_once
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,15 @@ def _source_fingerprint(path: Path) -> str:
 def ensure_source(data_cfg) -> Path:
     path = Path(data_cfg.path).expanduser()
     spec = data_cfg.generate_sample
-    if spec is not None and holds_other_files(path):
-        # The user's own corpus (data.path=/my/litcoin with the sample config): read it, never
-        # generate over it.
-        log.info("data.path=%s holds your own files: reading them (data.generate_sample "
-                 "applies only to a new or generated folder)", path)
-    elif spec is not None:
-        from socio_re.data.relext.sample import generate_litcoin_sample
 
-        def write(tmp: Path) -> None:
-            log.info("generating the LitCoin-format sample into %s", path)
-            generate_litcoin_sample(tmp, num_train=spec.num_train, num_test=spec.num_test,
-                                    seed=spec.seed, profile=spec.profile,
-                                    num_dev=spec.num_dev)
+    def write(tmp: Path) -> None:
+        from socio_re.tasks.relext.data.sample import generate_litcoin_sample
 
-        build_once(path, write, meta=asdict(spec), check=files_present("*"))
+        log.info("generating the LitCoin-format sample into %s", path)
+        generate_litcoin_sample(tmp, num_train=spec.num_train, num_test=spec.num_test,
+                                seed=spec.seed, profile=spec.profile, num_dev=spec.num_dev)
+
+    generate_sample_once(path, spec, write, check=files_present("*"))
     if not path.exists():
         from socio_re.errors import DataError
 
@@ -82,7 +76,7 @@ def prepared_directory(data_cfg, cache_dir: str | Path) -> Path:
 
 
 def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
-    from socio_re.data.relext.folds import folds_from_split_files
+    from socio_re.tasks.relext.data.folds import folds_from_split_files
 
     path = ensure_source(data_cfg)
     shaping = _shaping(data_cfg, path)
@@ -98,14 +92,14 @@ def prepare(data_cfg, cache_dir: str | Path) -> PreparedRelext:
 
 
 def _build(data_cfg, path: Path, out: Path) -> None:
-    from socio_re.data.relext.folds import (
+    from socio_re.errors import DataError
+    from socio_re.tasks.relext.data.folds import (
         assign_folds,
         folds_from_split_files,
         split_paths,
         write_split_files,
     )
-    from socio_re.data.relext.instances import build_instances, type_pairs_of
-    from socio_re.errors import DataError
+    from socio_re.tasks.relext.data.instances import build_instances, type_pairs_of
     from socio_re.tasks.relext.gold import (
         gold_file,
         write_gold_from_documents,
@@ -130,7 +124,7 @@ def _build(data_cfg, path: Path, out: Path) -> None:
         (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
         return
 
-    from socio_re.data.relext.readers import read_corpus
+    from socio_re.tasks.relext.data.readers import read_corpus
 
     corpus = read_corpus(path, data_cfg.format)
     missing = [s for s in data_cfg.train_splits if s not in corpus]

@@ -1,6 +1,6 @@
 """Relation scores as the BioRED / BioCreative VIII (BC8) shared task computes them.
 
-The instance metrics of :mod:`socio_re.metrics.relext` score every candidate pair the
+The instance metrics of :mod:`socio_re.tasks.relext.metrics` score every candidate pair the
 project built. The shared task scores *relations*: what a system lists for a document, matched
 against what the curators listed, whatever pairs the system considered. This module does the
 latter, on plain :class:`RelationRecord` values, so it scores the project's in-memory
@@ -77,8 +77,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from socio_re.data.relext.readers.pubtator import check_relation_type, parse_novel
 from socio_re.errors import DataError
+from socio_re.tasks.relext.data.readers.pubtator import check_relation_type, parse_novel
 
 SETTINGS = ("entity_pair", "pair_type", "pair_novelty", "pair_type_novelty")
 NOVELTY_SETTINGS = ("pair_novelty", "pair_type_novelty")
@@ -214,7 +214,7 @@ def shared_task_scores(
 
 
 def records_from_documents(docs: Iterable) -> list[RelationRecord]:
-    """Gold records from :class:`~socio_re.data.relext.documents.Document` objects."""
+    """Gold records from :class:`~socio_re.tasks.relext.data.documents.Document` objects."""
     return [RelationRecord(d.id, r.type, r.id1, r.id2, r.novel)
             for d in docs for r in d.relations]
 
@@ -306,7 +306,7 @@ _SCORE_SUFFIX = re.compile(r"\|[-+0-9.eE]+$")
 
 def read_relations(path, split: str | None = None) -> RelationSource:
     """Relations of a LitCoin relations TSV, a PubTator file (full, or relation lines only),
-    or anything :func:`~socio_re.data.relext.readers.read_corpus` reads (a LitCoin or BioRED
+    or anything :func:`~socio_re.tasks.relext.data.readers.read_corpus` reads (a LitCoin or BioRED
     directory, a BioC JSON file, ``abstracts_<split>.csv``). ``split`` picks one split of a
     corpus that holds several. Malformed input: DataError naming ``file:line``."""
     from pathlib import Path
@@ -333,7 +333,7 @@ def read_relations(path, split: str | None = None) -> RelationSource:
 
 
 def _read_corpus(p, split: str | None) -> RelationSource:
-    from socio_re.data.relext.readers import read_corpus
+    from socio_re.tasks.relext.data.readers import read_corpus
 
     splits = read_corpus(p)
     if split is None:

@@ -1,21 +1,21 @@
 """SocSci210: schema, synthetic sample, loading, cleaning and held-out splits."""
 
-from socio_re.data.socsci.load import dataset_fingerprint, load_socsci
-from socio_re.data.socsci.sample import generate_sample
-from socio_re.data.socsci.schema import (
+from socio_re.tasks.socrates.data.load import dataset_fingerprint, load_socsci
+from socio_re.tasks.socrates.data.sample import generate_sample
+from socio_re.tasks.socrates.data.schema import (
     COLUMNS,
     DEMOGRAPHIC_FIELDS,
     REQUIRED_COLUMNS,
     SCHEMA,
     SYSTEM_PROMPT,
 )
-from socio_re.data.socsci.splits import (
+from socio_re.tasks.socrates.data.splits import (
     HASH_SPLIT_KINDS,
     SPLIT_KINDS,
     check_disjoint,
     make_splits,
 )
-from socio_re.data.socsci.validate import clean_rows
+from socio_re.tasks.socrates.data.validate import clean_rows
 
 __all__ = [
     "COLUMNS",

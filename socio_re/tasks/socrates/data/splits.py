@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socio_re.data.socsci.schema import (
+from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.socrates.data.schema import (
     CONDITION_NUM,
     PARTICIPANT,
     SAMPLE_ID,
     STUDY_ID,
     TASK_NUM,
 )
-from socio_re.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ def load_official_mapping(path: str, which: str, *, revision: str | None = None
     condition. A local dataset directory holds them under ``metadata/``; from a hub id only the
     one file is downloaded.
     """
-    from socio_re.data.socsci.load import metadata_file
+    from socio_re.tasks.socrates.data.load import metadata_file
 
     if which not in OFFICIAL_FILES:
         raise ConfigError("data.split.official", which, ", ".join(OFFICIAL_SPLITS))

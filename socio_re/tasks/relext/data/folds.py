@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from socio_re.data.relext.instances import Instance, read_split_file, write_split_file
 from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.relext.data.instances import Instance, read_split_file, write_split_file
 
 _SPLIT_FILE = re.compile(r"split_(\d+)\.json")
 TEST_FILE = "test.json"

@@ -7,7 +7,7 @@ into each cell's observed range, as model answers are), then every scored system
 studies, the relative improvement over the single-draw uniform with its interval, the relative
 improvement over the base model (a paired bootstrap over the studies both were scored on),
 accuracy, the mean within-study Pearson correlation, the unparseable share and the number of
-studies. Definitions: the README's metric section (``socio_re.metrics.socrates``).
+studies. Definitions: docs/tasks/socrates.md (``socio_re.tasks.socrates.metrics``).
 """
 
 from __future__ import annotations

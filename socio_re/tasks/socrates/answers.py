@@ -180,7 +180,7 @@ def parse_scale(stimulus: str | None) -> tuple[int, int] | None:
     are scored by generation only (no candidate set to enumerate, also under
     ``task.eval.decoding=score``), and the uniform baseline of their cells has no stated scale
     to draw from: it falls back to the cell's observed human range (see
-    socio_re.metrics.socrates).
+    socio_re.tasks.socrates.metrics).
     """
     if not isinstance(stimulus, str):
         return None
