@@ -39,9 +39,9 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     metrics.json and summary.json; the other ranks only compute."""
     from transformers import set_seed
 
+    from socio_re.config.tasks import get_task
     from socio_re.launch.distributed import rank
     from socio_re.sweeps.tags import sweep_tags
-    from socio_re.tasks import get_task
     from socio_re.tracking import make_tracker
     from socio_re.tracking.params import config_params
     from socio_re.tracking.provenance import PROVENANCE_FILE, record_provenance
@@ -49,7 +49,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from socio_re.tracking.tracker import command_line_overrides, tracker_tags
     from socio_re.training.engine_report import describe_engine, read_engine_report
 
-    task = get_task(rc.task.name).run_module()
+    task = get_task(rc.task.name)
     # Seed before any model is built: new heads and resized embedding rows start the same
     # in every run with the same seed (the Trainer only seeds at its own construction).
     set_seed(rc.seed)
@@ -64,7 +64,7 @@ def execute(rc, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     )
     tracker.set_tags({**tracker_tags(rc, run_dir), **sweep_tags(rc)})
     # Rank 0: provenance.json, its tags and the dataset inputs.
-    record_provenance(rc, run_dir, tracker, splits=getattr(task, "data_splits", None))
+    record_provenance(rc, run_dir, tracker, splits=task.hook("data_splits"))
     tracker.log_params(config_params(resolved))
     tracker.log_artifact(run_dir / "config.yaml")
     status = "FAILED"

@@ -51,14 +51,14 @@ def prepare_shared(rc, run_dir: Path) -> None:
     any rank starts, and fail fast on start-up mistakes: those leave no run folder and no
     tracked run behind."""
     from socio_re.config.strategy import visible_gpus
-    from socio_re.tasks import get_task
+    from socio_re.config.tasks import get_task
 
     if not visible_gpus():  # chosen, not guessed: DeepSpeed warns in every process otherwise
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     log.info("checking the model and preparing the data (built once, then reused from %s)",
              rc.paths.cache_dir)
     try:
-        get_task(rc.task.name).run_module().prepare_shared(rc)
+        get_task(rc.task.name).prepare_shared(rc)
     except UserError:
         _remove_if_fresh(run_dir)
         raise

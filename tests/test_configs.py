@@ -19,17 +19,27 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-# Options made for one task are composed with that task; the rest with both.
-RELEXT_ONLY = {("data", o) for o in ("relext-sample", "relext-realsize", "litcoin", "biored",
-                                    "relext-splits")} | {
-    ("model", o) for o in ("minilm", "tiny-encoder", "roberta-large", "pubmedbert")} | {
-    ("trainer", "relext"), ("task", "relext"), ("experiment", "relext_seed"),
-    ("experiment", "relext_lora")}
-SOCRATES_ONLY = {("data", "socsci210"), ("data", "socsci210-sample"), ("task", "socrates"),
-                 ("experiment", "socrates_seed"), ("experiment", "socrates_tiny_lora")}
-ALL_OPTIONS = [(g, o, t) for g in GROUPS for o in _options(g) for t in ("socrates", "relext")
-               if not ((g, o) in RELEXT_ONLY and t == "socrates")
-               and not ((g, o) in SOCRATES_ONLY and t == "relext")]
+from socio_re.config.tasks import task_names  # noqa: E402
+
+TASKS = task_names()  # from the registry: a new task is composed with every option too
+# A task or experiment option picks its own task; the others are composed with each task.
+SELF_TASKED = ("task", "experiment")
+ALL_OPTIONS = [(g, o, t) for g in GROUPS for o in _options(g)
+               for t in (["-"] if g in SELF_TASKED else TASKS)]
+
+
+def _validate(group: str, option: str, task: str):
+    """The option composed with ``task``: its RunConfig, or the ConfigError that says why
+    the two do not go together (an option made for another task)."""
+    overrides = [f"{group}={option}"]
+    if group not in SELF_TASKED:
+        overrides.insert(0, f"task={task}")
+    if group == "strategy" and option.startswith("qlora"):
+        overrides.append("finetune=lora")  # 4-bit weights train through adapters only
+    try:
+        return validate_config(compose(overrides))
+    except ConfigError as exc:
+        return exc
 
 
 def test_every_group_has_options():
@@ -41,21 +51,36 @@ def test_every_group_has_options():
 @pytest.mark.parametrize(("group", "option", "task"), ALL_OPTIONS,
                          ids=[f"{t}-{g}={o}" for g, o, t in ALL_OPTIONS])
 def test_shipped_config_composes_and_validates(group, option, task):
-    overrides = [f"{group}={option}"]
-    if group not in ("task", "experiment"):
-        overrides.insert(0, f"task={task}")
-    if group == "strategy" and option.startswith("qlora"):
-        overrides.append("finetune=lora")  # 4-bit weights train through adapters only
-    rc = validate_config(compose(overrides))
-    assert rc.task.name == task
+    """With its own task (or any task, for a shared option) it validates; with a task it was
+    not made for it fails as a one-line ConfigError, never another exception."""
+    rc = _validate(group, option, task)
+    if isinstance(rc, ConfigError):
+        assert str(rc).startswith("config error: ") and "\n" not in str(rc)
+        assert group not in SELF_TASKED, rc
+        return
+    if group == "task":
+        assert rc.task.name == option
+    elif group != "experiment":
+        assert rc.task.name == task
     if group == "model":
         assert rc.model.name == option
         assert rc.model.trust_remote_code is False
 
 
 def test_every_option_is_composed_by_some_task():
-    composed = {(g, o) for g, o, _ in ALL_OPTIONS}
-    assert composed == {(g, o) for g in GROUPS for o in _options(g)}
+    """Every shipped option validates with at least one task (none is dead), every task's
+    own defaults validate, and the options shared by every task are the engine ones."""
+    for group in GROUPS:
+        for option in _options(group):
+            tasks = ["-"] if group in SELF_TASKED else TASKS
+            ok = [t for t in tasks if not isinstance(_validate(group, option, t), ConfigError)]
+            assert ok, f"conf/{group}/{option}.yaml validates with no task"
+    for task in TASKS:
+        assert validate_config(compose([f"task={task}"])).task.name == task
+    for group in ("finetune", "strategy", "tracking", "paths", "debug"):
+        for option in _options(group):
+            assert all(not isinstance(_validate(group, option, t), ConfigError)
+                       for t in TASKS), f"{group}={option} should serve every task"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The package's layering, enforced: imports go down the layers, never up, and module-level
 imports form no cycle. A new upward import fails here, naming the file and the import.
 
-Layers, lowest first (README, "Layout"):
+Layers, lowest first (docs/layout.md):
 
 0. ``errors``, ``utils``, ``config`` (schemas, validation, strategy rules, the task registry);
 1. ``data``, ``models``, ``training``, ``metrics``, ``tracking``, ``evaluation``;
@@ -114,3 +114,51 @@ def test_module_level_imports_form_no_cycle():
     for start in sorted(graph):
         if start not in state and (cycle := visit(start)):
             raise AssertionError("import cycle: " + " -> ".join(cycle))
+
+
+# The commands of one task's own features (its scorer, its ensemble, its results table): the
+# user types their module names, so they sit with the other commands and say whose they are.
+TASK_COMMANDS = {"socio_re.cli.score_relext", "socio_re.cli.ensemble", "socio_re.cli.paper_table"}
+
+
+def _code_strings(tree: ast.AST) -> list[tuple[int, str]]:
+    """String constants that are code (not docstrings) and names, with their lines."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                id(node) not in docstrings:
+            found.append((node.lineno, node.value))
+        elif isinstance(node, ast.Name | ast.arg | ast.alias):
+            found.append((node.lineno, getattr(node, "id", None) or getattr(node, "arg", None)
+                          or node.name))
+        elif isinstance(node, ast.Attribute):
+            found.append((node.lineno, node.attr))
+    return found
+
+
+def test_no_shared_module_names_a_task():
+    """Shared layers ask the task (its TaskSpec) instead of naming it: no import of a task
+    package and no task name in their code (docstrings and comments may give examples)."""
+    import re
+
+    from socio_re.config.tasks import task_names
+
+    names = re.compile("|".join(task_names()), re.IGNORECASE)
+    offences = []
+    for module, path in _modules().items():
+        if module.startswith(("socio_re.tasks", "hydra_plugins")) or module in TASK_COMMANDS:
+            continue
+        tree = ast.parse(path.read_text())
+        for line, target in _imports(path, module_level_only=False):
+            if target.startswith("socio_re.tasks."):
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+        for line, text in _code_strings(tree):
+            if text and names.search(text):
+                offences.append(f"{path.relative_to(ROOT)}:{line} names a task: {text[:60]!r}")
+    assert not offences, "task knowledge in shared modules:\n" + "\n".join(offences)

@@ -450,7 +450,7 @@ def check_command(command: list[str]) -> None:
     """Usage mistakes, before anything runs."""
     if not command:
         raise UsageError("no command to check; put it after --, e.g. "
-                         "check_reproducible.py -- python train.py task=relext fold=0")
+                         "check_reproducible.py -- python train.py task=<task> ...")
     own = [a for a in command if a.split("=", 1)[0].lstrip("+~") in
            ("hydra.run.dir", "hydra.sweep.dir")]
     if own:

@@ -35,11 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m socio_re.cli.compare",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--experiment", nargs="+", action="extend", metavar="NAME",
-                   help="MLflow experiment(s) (default: socrates and relext, whichever exist)")
+                   help="MLflow experiment(s) (default: every task's, whichever exist)")
     p.add_argument("--tracking-uri", default=None, metavar="URI",
                    help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
     p.add_argument("--sweep", default=None, metavar="SWEEP_ID",
-                   help="only this sweep (its sweep_id tag, e.g. relext/fold=0,1,2, or the "
+                   help="only this sweep (its sweep_id tag, e.g. <task>/fold=0,1,2, or the "
                         "parent run id)")
     p.add_argument("--by", choices=["runs", "sweeps"], default="runs",
                    help="rank single runs (sweep parents left out; default) or whole sweeps by "

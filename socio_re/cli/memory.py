@@ -25,9 +25,14 @@ from socio_re.errors import ConfigError
 from socio_re.launch import memory as mem
 
 DEFAULT_GPUS = 8
-# Tasks trained with a causal-LM loss over the vocabulary (logits dominate their activations);
-# the others put a small classification head on the backbone instead of the LM head.
-CAUSAL_LM_TASKS = {"socrates"}
+
+
+def trains_causal_lm(task: str) -> bool:
+    """A causal-LM loss over the vocabulary (``TaskSpec.model_kind``: logits dominate the
+    activations); other tasks put a small classification head on the backbone instead."""
+    from socio_re.config.tasks import get_task
+
+    return get_task(task).model_kind == "causal_lm"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -145,7 +150,7 @@ def default_gpus(strategy: DictConfig) -> int:
 def build_report(cfg: DictConfig, gpu_gb: float = 80.0, gpus: int | None = None,
                  seq: int | None = None, batch: int | None = None) -> Report:
     arch = resolve_arch(cfg.model)
-    lm_task = cfg.task.name in CAUSAL_LM_TASKS
+    lm_task = trains_causal_lm(cfg.task.name)
     if arch.kind == "decoder" and not lm_task:
         arch = arch.as_classifier()
     fp32 = cfg.trainer.precision == "fp32"

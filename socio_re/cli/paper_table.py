@@ -85,7 +85,7 @@ def _short(value: object, width: int = 60) -> str:
 
 def rows_settings(rc) -> dict[str, object]:
     """What decides the scored rows and how they are put to the model: must agree across runs."""
-    from socio_re.tasks.socrates.data import split_shaping
+    from socio_re.tasks.socrates.data.prepared import split_shaping
 
     out: dict[str, object] = {"data.path": rc.data.path, "data.revision": rc.data.revision,
                               "data.subset": rc.data.subset}
@@ -324,7 +324,9 @@ def paper_table_command(args: argparse.Namespace) -> dict[str, Path]:
 
     import pandas as pd
 
-    from socio_re.evaluation.paper_table import (
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
+    from socio_re.tasks.socrates.evaluate import evaluate_frame
+    from socio_re.tasks.socrates.paper_table import (
         TableEntry,
         caption_of,
         paper_table,
@@ -332,8 +334,6 @@ def paper_table_command(args: argparse.Namespace) -> dict[str, Path]:
         unprefixed,
         write_table,
     )
-    from socio_re.tasks.socrates.data import prepare_splits
-    from socio_re.tasks.socrates.evaluate import evaluate_frame
     from socio_re.utils.console import setup_logging
 
     setup_logging()

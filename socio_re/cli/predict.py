@@ -1,99 +1,21 @@
-"""Ask a trained socrates model how a described person would answer.
+"""Ask a trained model for a prediction, as its task defines one.
 
     python -m socio_re.cli.predict outputs/socrates/runs/<run> \
         --profile "Age: 34; Gender: Female; Ideology: Liberal" \
         --stimulus "How much do you support ...? Only return an integer from 1 to 7, nothing else."
 
-Without --profile/--stimulus it asks for them on the terminal, one question after another, until
-an empty profile. With --samples N it also draws N sampled answers and prints their distribution.
+Reads the run's ``config.yaml`` and runs its task's predict command (``TaskSpec.predict_hook``;
+socrates: without --profile/--stimulus it asks on the terminal, one question after another,
+until an empty profile; --samples N also draws N sampled answers).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections import Counter
-from pathlib import Path
-
-from socio_re.cli.errors import run_reporting_user_errors
-from socio_re.errors import DataError
-
-
-def build_prompt(profile: str, stimulus: str) -> str:
-    """The user prompt in SocSci210's style (as the sample generator writes it): intro line,
-    profile bullets, instruction, stimulus."""
-    from socio_re.data.socsci.sample import INSTRUCTION, INTRO_LINE
-
-    fields = [f.strip() for f in profile.replace("\n", ";").split(";") if f.strip()]
-    bullets = "\n".join(f"- {f}" for f in fields)
-    return f"{INTRO_LINE}\n{bullets}\n\n{INSTRUCTION}\n\n{stimulus.strip()}"
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="socio-re-predict", description=__doc__.split("\n")[1])
-    p.add_argument("run_dir", type=Path, help="a socrates run directory (holds config.yaml)")
-    p.add_argument("--checkpoint", type=Path, default=None)
-    p.add_argument("--profile", default=None, help='"Field: value; Field: value; ..."')
-    p.add_argument("--stimulus", default=None, help="vignette + question + answer format")
-    p.add_argument("--samples", type=int, default=0,
-                   help="also draw this many sampled answers (temperature/top_p of the run)")
-    return p.parse_args(argv)
-
-
-def answer(model, tokenizer, task_cfg, prompt: str, samples: int) -> str:
-    from socio_re.evaluation.answers import parse_answer, parse_final_answer
-    from socio_re.evaluation.generate import generate_answers
-    from socio_re.tasks.socrates.config import answer_budget
-    from socio_re.tasks.socrates.formatting import prompt_ids
-
-    ids = prompt_ids(tokenizer, prompt, task_cfg.system_prompt)
-    e = task_cfg.eval
-    # As evaluation does: a model trained rationale-first needs the room to reach its answer
-    # line, and only that line is its answer.
-    budget = answer_budget(task_cfg)
-    parse = parse_final_answer if task_cfg.include_reasoning else parse_answer
-    greedy = generate_answers(model, tokenizer, [ids], max_new_tokens=budget)[0]
-    lines = [f"predicted answer: {parse(greedy)}   (raw: {greedy.strip()!r})"]
-    if samples:
-        drawn = generate_answers(model, tokenizer, [ids] * samples, decoding="sample",
-                                 temperature=e.temperature, top_p=e.top_p,
-                                 max_new_tokens=budget, seed=e.seed)
-        counts = Counter(parse(t) for t in drawn)
-        dist = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-        lines.append(f"{samples} sampled answers: {dist}")
-    return "\n".join(lines)
-
-
-def predict(args: argparse.Namespace) -> None:
-    from socio_re.config.validate import load_run_config
-    from socio_re.models.load import load_trained
-
-    run_dir = args.run_dir.resolve()
-    rc = load_run_config(run_dir)
-    if rc.task.name != "socrates":
-        raise DataError(f"{run_dir} is a {rc.task.name} run; predict answers socrates questions")
-    model, tokenizer = load_trained(rc, (args.checkpoint or run_dir / "model").resolve())
-    if args.profile is not None or args.stimulus is not None:
-        if not (args.profile and args.stimulus):
-            raise DataError("give both --profile and --stimulus (or neither, to be asked)")
-        print(answer(model, tokenizer, rc.task, build_prompt(args.profile, args.stimulus),
-                     args.samples))
-        return
-    print("Describe a person and a question; an empty profile ends.")
-    while True:
-        try:
-            profile = input("profile (Field: value; ...)> ").strip()
-            if not profile:
-                return
-            stimulus = input("stimulus (question + answer format)> ").strip()
-        except EOFError:
-            return
-        print(answer(model, tokenizer, rc.task, build_prompt(profile, stimulus), args.samples))
+from socio_re.cli.task_command import main_for
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv if argv is not None else sys.argv[1:])
-    run_reporting_user_errors(lambda: predict(args))
+    main_for("predict", "Ask a trained run's model for predictions.", argv)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ GOLD and PRED are each a LitCoin relations TSV (``id abstract_id type entity_1_i
 novel``, tab-separated despite .csv), a PubTator file (full, or its relation lines only:
 ``PMID<TAB>Type<TAB>ID1<TAB>ID2[<TAB>Novel|No]``) or a LitCoin/BioRED directory or BioC JSON
 file. Prints precision, recall and F1 (percent) with TP/FP/FN for entity pair, pair + type,
-pair + novelty and all (micro over documents; definitions in socio_re/metrics/shared_task.py).
+pair + novelty and all (micro over documents; definitions in socio_re/tasks/relext/shared_task.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def score(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    from socio_re.metrics.shared_task import score_files
+    from socio_re.tasks.relext.shared_task import score_files
 
     scores, gold, pred = score_files(
         args.gold, args.pred, args.split,
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(scores, indent=1))
         return
-    from socio_re.metrics.shared_task import format_table
+    from socio_re.tasks.relext.shared_task import format_table
 
     print("\n".join(notes))
     print(format_table(scores))

@@ -188,6 +188,12 @@ def validate_config(cfg: DictConfig) -> RunConfig:
 
     task_name = OmegaConf.select(cfg, "task.name", default=None)
     spec = get_task(task_name)
+    from socio_re.config.task_contract import check_contract
+
+    missing = check_contract(spec)
+    if missing:  # a task package under construction: say what the contract still needs
+        raise ConfigError("task", task_name, "a task that meets the task contract",
+                          "; ".join(missing) + " (docs/adding-a-task.md)")
     cfg_mod = spec.config_module()
     schemas = {"task": cfg_mod.TaskConfig, "data": cfg_mod.DataConfig}
 

@@ -2,10 +2,10 @@
 
 - ``tiny_causal``: a real ``Qwen2ForCausalLM`` architecture at toy size with a byte-level BPE
   tokenizer trained on the project's SocSci-style text and a ChatML chat template (the format of
-  Qwen2.5-Instruct). socrates uses it; relext loads the same kind of checkpoint as a decoder
-  classifier (``tiny_decoder``, tokenizer trained on biomedical sample text).
+  Qwen2.5-Instruct), for causal-LM tasks; a classifier can load the same kind of checkpoint as a
+  decoder (``tiny_decoder``, tokenizer trained on biomedical sample text).
 - ``tiny_encoder``: a BERT architecture at toy size with a WordPiece tokenizer trained on the
-  biomedical sample text, for relext.
+  biomedical sample text, for the classification tasks.
 
 Everything is saved with ``save_pretrained`` (safetensors) and loaded through exactly the same
 ``from_pretrained`` path as a hub checkpoint.
@@ -14,7 +14,6 @@ Everything is saved with ``save_pretrained`` (safetensors) and loaded through ex
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +23,11 @@ log = logging.getLogger(__name__)
 
 # Bump when the builder changes what it produces, so cached builds are not reused.
 BUILDER_VERSION = 2
+
+# The tokenizer corpora (provided by the tasks): SocSci-style survey prompts for the causal LM,
+# LitCoin-style biomedical abstracts for the encoder and the decoder classifier.
+CHAT_CORPUS = "socsci"
+RELATION_CORPUS = "litcoin"
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -82,30 +86,17 @@ def check_model_folder(path: Path) -> str | None:
     return None
 
 
-def socsci_corpus() -> list[str]:
-    """Text the tiny causal tokenizer is trained on: a generated SocSci-style sample."""
-    from socio_re.data.socsci.load import load_socsci
-    from socio_re.data.socsci.sample import generate_sample
-    from socio_re.data.socsci.schema import SYSTEM_PROMPT
+def corpus_texts(corpus: str) -> list[str]:
+    """The text a tiny model's tokenizer is trained on: the corpus of that name that a task
+    provides (``TaskSpec.tokenizer_corpora``; e.g. ``socsci``, ``litcoin``: generated samples
+    in the real schemas)."""
+    from socio_re.config.task_contract import resolve_hook
+    from socio_re.config.tasks import task_of_corpus
 
-    with tempfile.TemporaryDirectory() as tmp:
-        generate_sample(tmp, seed=1234)
-        df = load_socsci(tmp)
-    texts = [SYSTEM_PROMPT, *df["prompt"].tolist(), *df["reasoning"].dropna().tolist()]
-    # Numbers in every form an answer can take, so digits and signs are well covered.
-    texts += [" ".join(str(i) for i in range(0, 1001))]
-    return texts
-
-
-def relext_corpus() -> list[str]:
-    """Text the relext tokenizers are trained on: a generated LitCoin-format sample."""
-    from socio_re.data.relext.readers import read_corpus
-    from socio_re.data.relext.sample import generate_litcoin_sample
-
-    with tempfile.TemporaryDirectory() as tmp:
-        generate_litcoin_sample(tmp, seed=1234)
-        docs = [d for split in read_corpus(tmp).values() for d in split]
-    return [d.text for d in docs] + [" ".join(str(i) for i in range(0, 1001))]
+    spec = task_of_corpus(corpus)
+    if spec is None:
+        raise ValueError(f"no task provides the tokenizer corpus {corpus!r}")
+    return list(resolve_hook(spec.tokenizer_corpora[corpus])())
 
 
 def train_tokenizer(corpus: Iterable[str], vocab_size: int):
@@ -140,7 +131,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int):
     return hf_tok
 
 
-def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, corpus: str = "socsci",
+def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, corpus: str = CHAT_CORPUS,
                          **overrides) -> Path:
     """Build tokenizer + random-weight Qwen2 causal LM into ``out_dir`` (atomically)."""
     import torch
@@ -149,7 +140,7 @@ def build_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, corpus: str = "s
     out_dir = Path(out_dir)
     spec = {**TINY_CAUSAL_DEFAULTS, **overrides}
     log.info("building the offline tiny causal LM into %s (once; cached afterwards)", out_dir)
-    texts = socsci_corpus() if corpus == "socsci" else relext_corpus()
+    texts = corpus_texts(corpus)
     tokenizer = train_tokenizer(texts, spec["vocab_size"])
     config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -229,7 +220,7 @@ def build_tiny_encoder(out_dir: str | Path, *, seed: int = 0, **overrides) -> Pa
     spec = {**TINY_ENCODER_DEFAULTS, **overrides}
     log.info("building the offline tiny encoder into %s (once; cached afterwards)", out_dir)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = train_wordpiece(relext_corpus(), spec["vocab_size"], specials)
+    tok = train_wordpiece(corpus_texts(RELATION_CORPUS), spec["vocab_size"], specials)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
@@ -258,7 +249,7 @@ def build_tiny_encoder(out_dir: str | Path, *, seed: int = 0, **overrides) -> Pa
 
 
 def build_tiny_decoder(out_dir: str | Path, *, seed: int = 0) -> Path:
-    return build_tiny_causal_lm(out_dir, seed=seed, corpus="relext")
+    return build_tiny_causal_lm(out_dir, seed=seed, corpus=RELATION_CORPUS)
 
 
 BUILDERS = {

@@ -1,5 +1,5 @@
 """The end of a sweep: the aggregate logged on the MLflow parent run, the fold ensemble of a
-complete relext fold sweep, the parent run closed.
+complete fold sweep (the task's ``fold_ensemble`` hook), the parent run closed.
 
 On this machine the submitting command does it once its jobs are over. On SLURM an *aggregate
 job* does it on the cluster: submitted right after the job array with
@@ -75,11 +75,15 @@ def aggregate_job(records: list, sweep_dir: str, task: str,
 
 
 def fold_ensemble(records: list, sweep_dir: Path, task: str) -> dict[str, Any] | None:
-    """The fold models of a finished relext fold sweep (one setting, every fold 0..k-1 done)
-    averaged on the test split, into ``<sweep>/ensemble`` (python -m socio_re.cli.ensemble);
-    None for any other sweep. Recomputed only when a fold finished after the last ensemble."""
+    """The fold models of a finished fold sweep (one setting, every fold 0..k-1 done) combined
+    by the task's ``fold_ensemble`` hook on the test split, into ``<sweep>/ensemble``; None for
+    any other sweep or a task without the hook. Recomputed only when a fold finished after
+    the last ensemble."""
+    from socio_re.config.tasks import TASKS
+
     groups = fold_groups(records)
-    if task != "relext" or len(groups) != 1:
+    ensemble = TASKS[task].hook("fold_ensemble") if task in TASKS else None
+    if ensemble is None or len(groups) != 1:
         return None
     folds = {job_overrides(r).get("fold"): Path(r.directory) for r in records}
     if any(job_state(d) != "completed" for d in folds.values()) or \
@@ -90,10 +94,8 @@ def fold_ensemble(records: list, sweep_dir: Path, task: str) -> dict[str, Any] |
     metrics_file = out / "metrics.json"
     newest_fold = max((d / DONE_FILE).stat().st_mtime for d in runs)
     if not (metrics_file.is_file() and metrics_file.stat().st_mtime >= newest_fold):
-        from socio_re.tasks.relext.fold_ensemble import ensemble_folds
-
         try:
-            ensemble_folds(runs, out=out)
+            ensemble(runs, out=out)
         except Exception as exc:  # the folds stand on their own; say why there is no ensemble
             log.warning("no fold ensemble for %s: %s", sweep_dir, exc)
             return None

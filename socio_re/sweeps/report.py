@@ -2,7 +2,7 @@
 
 - a fold sweep (``fold=0,1,2,3,4``): the cross-validation table, one row per fold with its
   validation and test headline metrics, the mean ± sample sd over the folds, and the pooled
-  out-of-fold scores (relext);
+  out-of-fold scores (tasks with a ``pool_folds`` hook);
 - any other sweep (a grid): its jobs ranked by ``objective``, best first.
 
 Both are computed from the jobs' done markers (``done.json``), not from MLflow, so they are
@@ -23,7 +23,7 @@ from socio_re.sweeps.state import read_done
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from socio_re.sweeps.launcher import JobRecord
+    from socio_re.sweeps.state import JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,6 @@ STATUSES = ("completed", "skipped", "interrupted", "not started", "failed")
 STATUS_STYLE = {"completed": "green", "skipped": "cyan", "interrupted": "yellow",
                 "not started": "yellow", "failed": "red"}
 FINISHED = ("completed", "skipped")  # jobs with a done marker, hence metrics
-# The score families worth a column: what each task reports as its result on a split.
-HEADLINE_METRICS = ("micro_f1", "macro_f1", "wasserstein", "loss")
 SPLITS = ("val", "test")
 OBJECTIVE = "objective"
 
@@ -70,7 +68,7 @@ def print_sweep_summary(sweep_id: str, sweep_dir: Path, parent: str | None, uri:
                           soft_wrap=True, markup=False, highlight=False)
     if parent:
         console.print(f"MLflow parent run {parent} at {uri} (aggregate: cv/<metric>/mean|std"
-                      ", oof/* for relext folds); compare: python -m socio_re.cli.compare "
+                      ", oof/* for pooled folds); compare: python -m socio_re.cli.compare "
                       f"--sweep {sweep_id}")
 
 
@@ -151,8 +149,12 @@ def job_metrics(rec: JobRecord) -> dict[str, Any]:
 
 
 def headline_columns(metrics: Sequence[dict[str, Any]]) -> list[str]:
-    """``val/<m>`` and ``test/<m>`` for the headline metrics some job has, then ``objective``."""
-    names = [f"{split}/{m}" for split in SPLITS for m in HEADLINE_METRICS]
+    """``val/<m>`` and ``test/<m>`` for the score families some job has (each task's
+    ``TaskSpec.table_scores``), then ``objective``."""
+    from socio_re.config.tasks import TASKS
+
+    families = dict.fromkeys(f for spec in TASKS.values() for f in spec.table_scores)
+    names = [f"{split}/{m}" for split in SPLITS for m in families]
     return [n for n in [*names, OBJECTIVE] if any(_is_number(m.get(n)) for m in metrics)]
 
 
@@ -256,7 +258,7 @@ def _cv_note(task: str, pooled: dict[str, float] | None) -> str:
     else:
         from socio_re.config.tasks import TASKS
 
-        if task in TASKS and TASKS[task].pooled_folds:
+        if task in TASKS and TASKS[task].pool_folds_hook:
             note += "; no pooled out-of-fold scores (no val_predictions.csv)"
     return note
 

@@ -1,6 +1,4 @@
-"""The tasks: one package each (``config``: its schemas; ``run``: data → model → trainer →
-evaluation). The registry is :mod:`socio_re.config.tasks`."""
-
-from socio_re.config.tasks import TASKS, TaskSpec, get_task
-
-__all__ = ["TASKS", "TaskSpec", "get_task"]
+"""The tasks, one package each. A package's ``__init__`` defines ``TASK`` (its
+:class:`~socio_re.config.task_contract.TaskSpec`); the registry
+(:mod:`socio_re.config.tasks`) finds it. The contract is documented in
+:mod:`socio_re.config.task_contract` and ``docs/adding-a-task.md``."""

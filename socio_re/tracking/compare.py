@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
     from socio_re.tracking.compare_provenance import ProvenanceDifference
 
-DEFAULT_EXPERIMENTS = ("socrates", "relext")
 DEFAULT_METRIC = "objective"
 SWEEP_PARENT_TAG = "socio_re.sweep_parent"
 PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -51,20 +50,26 @@ VARIES = "(varies)"  # a sweep's value for a param its jobs do not share
 FAILED_STATUSES = frozenset({"FAILED", "KILLED"})
 
 # Shown next to ``objective`` when no --metric is given, in this order, the first few a run
-# logged: the task's headline scores on validation and test.
-HEADLINE_METRICS = {
-    "relext": ("val/micro_f1", "test/micro_f1", "test/macro_f1"),
-    "socrates": ("val/loss", "val/wasserstein", "test/wasserstein", "test/accuracy",
-                 "test/mae_normalized"),
-}
+# logged: the task's headline scores on validation and test (``TaskSpec.headline_metrics``).
 MAX_HEADLINE_METRICS = 3
 
 # Substrings of metric names that shrink as a model improves (distances, losses, errors, the
 # share of answers that could not be parsed).
 LOWER_IS_BETTER_WORDS = ("wasserstein", "loss", "mae", "unparseable")
-# Tasks whose ``objective`` is minimised: socrates' is its validation loss (or validation
-# Wasserstein distance); relext's is validation micro-F1 (maximised).
-LOWER_OBJECTIVE_TASKS = frozenset({"socrates"})
+
+
+def default_experiments() -> list[str]:
+    """Every task's experiment (a run's experiment is its task's name unless renamed)."""
+    from socio_re.config.tasks import task_names
+
+    return task_names()
+
+
+def objective_is_minimised(task: str) -> bool | None:
+    """The task's direction for ``objective`` (``TaskSpec.direction``); None: unknown task."""
+    from socio_re.config.tasks import TASKS
+
+    return TASKS[task].lower_is_better() if task in TASKS else None
 
 
 def lower_is_better(metric: str, task: str | None = None) -> bool:
@@ -78,7 +83,12 @@ def lower_is_better(metric: str, task: str | None = None) -> bool:
         if task is None:
             raise UserError(f"cannot tell whether a lower {metric!r} is better: the runs have no "
                             "task tag; pass --lower-is-better or --higher-is-better")
-        return task in LOWER_OBJECTIVE_TASKS
+        lower = objective_is_minimised(task)
+        if lower is None:
+            raise UserError(f"cannot tell whether a lower {metric!r} is better: task {task!r} "
+                            "is not installed here; pass --lower-is-better or "
+                            "--higher-is-better")
+        return lower
     return any(word in name for word in LOWER_IS_BETTER_WORDS)
 
 
@@ -132,7 +142,7 @@ def _first_line(exc: BaseException) -> str:
 
 def find_experiments(client: MlflowClient, names: Sequence[str] | None) -> list[Experiment]:
     """The named experiments (each must exist), or the default ones that exist."""
-    wanted = list(names) if names else list(DEFAULT_EXPERIMENTS)
+    wanted = list(names) if names else default_experiments()
     found = {n: client.get_experiment_by_name(n) for n in wanted}
     active = {n: e for n, e in found.items() if e is not None and e.lifecycle_stage == "active"}
     known = sorted(e.name for e in client.search_experiments())
@@ -142,7 +152,7 @@ def find_experiments(client: MlflowClient, names: Sequence[str] | None) -> list[
         raise UserError(f"no MLflow experiment named {missing[0]!r} at {client.tracking_uri}; "
                         f"known: {known_text}; pass --experiment NAME")
     if not active:
-        raise UserError(f"none of the default experiments ({', '.join(DEFAULT_EXPERIMENTS)}) "
+        raise UserError(f"none of the default experiments ({', '.join(wanted)}) "
                         f"exists at {client.tracking_uri}; known: {known_text}; "
                         "pass --experiment NAME or --tracking-uri")
     return list(active.values())
@@ -255,7 +265,7 @@ def _direction(metric: str, tasks: set[str], override: bool | None) -> bool:
     if override is not None:
         return override
     if DEFAULT_METRIC in metric.lower().split("/") and \
-            len({t in LOWER_OBJECTIVE_TASKS for t in tasks}) > 1:
+            len({objective_is_minimised(t) for t in tasks}) > 1:
         raise UserError(f"the runs belong to several tasks ({', '.join(sorted(tasks))}) whose "
                         f"{metric!r} point different ways; compare one task (--experiment) or "
                         "pass --lower-is-better / --higher-is-better")
@@ -278,13 +288,15 @@ def _check_metrics_exist(runs: Sequence[Run], metrics: Sequence[str], experiment
 
 
 def _headline_candidates(runs: Sequence[Run]) -> list[str]:
-    tasks = sorted(_tasks(runs)) or sorted(HEADLINE_METRICS)  # no task tag: any task's
-    return list(dict.fromkeys(m for t in tasks for m in HEADLINE_METRICS.get(t, ())))
+    from socio_re.config.tasks import TASKS
+
+    tasks = sorted(_tasks(runs)) or sorted(TASKS)  # no task tag: any task's
+    return list(dict.fromkeys(m for t in tasks if t in TASKS for m in TASKS[t].headline_metrics))
 
 
 def objective_alias(runs: Sequence[Run]) -> str | None:
-    """The headline metric ``objective`` is a copy of (relext: ``val/micro_f1``, socrates:
-    ``<eval split>/wasserstein``): equal on every run that logged both."""
+    """The headline metric ``objective`` is a copy of (``TaskSpec.objective``, e.g.
+    ``val/micro_f1``): equal on every run that logged both."""
     for m in _headline_candidates(runs):
         pairs = [(r.data.metrics[DEFAULT_METRIC], r.data.metrics[m]) for r in runs
                  if DEFAULT_METRIC in r.data.metrics and m in r.data.metrics]

@@ -184,7 +184,7 @@ def platform_info(strategy: StrategyConfig | None = None) -> dict[str, Any]:
         "memory_gb": _memory_gb(),
         "world_size": world_size(strategy),
         # The one setting found to move a CPU result (the order of a matrix product's
-        # additions): README, "Checking that a result reproduces".
+        # additions): docs/reliability.md, "Checking that a result reproduces".
         "intra_op_threads": _intra_op_threads(),
     }
     info.update(_guarded(accelerator_info))
@@ -242,7 +242,7 @@ def _distribution_version(module: str) -> str:
 
 
 def _split_rows(root: Path) -> dict[str, int]:
-    """Rows per split where the prepared folder says (socrates' manifest)."""
+    """Rows per split where the prepared folder's ``manifest.json`` says (``{}`` without)."""
     try:
         rows = json.loads((root / "manifest.json").read_text()).get("rows", {})
     except (OSError, ValueError, AttributeError):
@@ -253,15 +253,14 @@ def _split_rows(root: Path) -> dict[str, int]:
 def _source_digest(rc: Any) -> tuple[str, str, str | None]:
     """(source, digest, revision) of the data the splits were made from: a local folder by
     its content, a hub dataset as ``hub:<id>@<revision>``."""
+    from socio_re.config.tasks import get_task
     from socio_re.data.digest import content_digest
 
     path, revision = str(rc.data.path), getattr(rc.data, "revision", None)
     local = Path(path).expanduser()
-    if rc.task.name == "socrates":
-        from socio_re.data.socsci import dataset_fingerprint
-
-        return (str(local.resolve()) if local.exists() else path,
-                dataset_fingerprint(path, revision=revision), revision)
+    task_digest = get_task(rc.task.name).hook("source_digest")
+    if task_digest is not None:  # the task keys its data cache by its own digest
+        return (str(local.resolve()) if local.exists() else path, task_digest(rc), revision)
     if local.exists():
         return str(local.resolve()), content_digest(local), revision
     return path, f"hub:{path}@{revision or 'main'}", revision

@@ -304,9 +304,11 @@ def tracker_tags(rc: Any, run_dir: Path) -> dict[str, Any]:
     }
     if rc.fold is not None:
         tags["fold"] = str(rc.fold)
-    split = getattr(getattr(rc.data, "split", None), "kind", None)
-    if split:
-        tags["data.split"] = split
+    from socio_re.config.tasks import get_task
+
+    task_tags = get_task(rc.task.name).hook("run_tags")
+    if task_tags is not None:
+        tags.update({k: str(v) for k, v in task_tags(rc).items()})
     for t in rc.tags:
         tags[f"tag.{t}"] = "1"
     # What the user set (compare shows these columns); empty = every default, which differs

@@ -8,7 +8,7 @@ from typing import Any
 def prepare_tokenizer(tokenizer, model, transform: str) -> list[int]:
     """Add the transform's marker tokens, resize the embeddings (before any PEFT wrapping), and
     return the new token ids (their rows must train, also under LoRA)."""
-    from socio_re.data.relext.transforms import marker_tokens
+    from socio_re.tasks.relext.data.transforms import marker_tokens
 
     new = [t for t in marker_tokens(transform) if t not in tokenizer.get_vocab()]
     if new:
@@ -24,7 +24,7 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
     """Token ids, entity start positions and training targets. ``labels`` are the type labels;
     ``novelty`` (``task.novelty``) decides the targets: ``joint`` numbers the (type, novelty)
     classes, ``head`` adds a ``novelty`` column (1 Novel, 0 No, -100 none)."""
-    from socio_re.data.relext.transforms import apply_transform
+    from socio_re.tasks.relext.data.transforms import apply_transform
     from socio_re.tasks.relext.novelty import label_id, novelty_target
     from socio_re.tasks.relext.windows import first_marker_token, windowed_encodings
 
@@ -65,22 +65,3 @@ def encode(instances: list, tokenizer, *, transform: str, max_length: int,
              "mean_tokens": round(sum(lengths) / len(lengths), 1) if lengths else 0}
     return cols, stats
 
-
-class PairCollator:
-    """Right-pads a batch (last-token pooling relies on it); carries labels and the entity start
-    positions."""
-
-    def __init__(self, pad_token_id: int):
-        self.pad_token_id = pad_token_id
-
-    def __call__(self, features: list[dict]) -> dict:
-        import torch
-
-        from socio_re.training.collate import pad_right
-
-        ids, mask = pad_right([f["input_ids"] for f in features], self.pad_token_id)
-        batch = {"input_ids": ids, "attention_mask": mask}
-        for key in ("labels", "a_pos", "b_pos", "novelty"):
-            if key in features[0]:
-                batch[key] = torch.tensor([f[key] for f in features], dtype=torch.long)
-        return batch

@@ -29,15 +29,15 @@ def _test_instances(rc, data: str | None, fmt: str, split: str
                     ) -> tuple[list, Path | None]:
     """The instances to predict, and the file of their curated relations when known (the
     runs' own test split: for the shared task's scores)."""
-    from socio_re.tasks.relext.data import prepare
+    from socio_re.tasks.relext.data.prepared import prepare
     from socio_re.tasks.relext.gold import gold_file
 
     prepared = prepare(rc.data, rc.paths.cache_dir)
     if data is None:
         gold = gold_file(prepared.directory, "test")
         return prepared.test, (gold if gold.is_file() else None)
-    from socio_re.data.relext.instances import build_instances
-    from socio_re.data.relext.readers import read_corpus
+    from socio_re.tasks.relext.data.instances import build_instances
+    from socio_re.tasks.relext.data.readers import read_corpus
 
     corpus = read_corpus(data, fmt)
     if split not in corpus:
@@ -58,10 +58,10 @@ def ensemble_folds(runs: list[Path], *, method: str = "mean", data: str | None =
     fold alone beside it, and the runs' validation predictions pooled out of fold."""
     import numpy as np
 
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.evaluation.ensemble import ensemble_probabilities, pooled_out_of_fold
-    from socio_re.models.classifier import PairClassifier
+    from socio_re.models.classifier import SequenceClassifier
     from socio_re.models.load import load_tokenizer
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.ensemble import ensemble_probabilities, pooled_out_of_fold
     from socio_re.tasks.relext.scoring import instance_frame, predict_probabilities, write_outputs
 
     runs = [r.resolve() for r in runs]
@@ -74,7 +74,7 @@ def ensemble_folds(runs: list[Path], *, method: str = "mean", data: str | None =
     if instances:
         probs = []
         for run, rc in zip(runs, configs, strict=True):
-            model = PairClassifier.load(run / "model")
+            model = SequenceClassifier.load(run / "model")
             tokenizer = load_tokenizer(rc.model, str(run / "model"), require_chat_template=False)
             probs.append(predict_probabilities(model, tokenizer, instances, rc.task, LABELS))
         combined = ensemble_probabilities(probs, method=method)

@@ -64,7 +64,7 @@ def write_split_gold(source: Path, abstract_ids: Iterable[str], out: Path) -> Pa
 def shared_task_metrics(gold: Path, submission: Path, prefix: str) -> dict[str, float]:
     """P/R/F1 of the four settings, ``<prefix>/shared_task/<setting>_<p|r|f1>``, of the
     submission file against the gold file (both read as the scoring command reads them)."""
-    from socio_re.metrics.shared_task import SETTINGS, score_files
+    from socio_re.tasks.relext.shared_task import SETTINGS, score_files
 
     scores, _, _ = score_files(gold, submission)
     return {f"{prefix}/{METRIC_PREFIX}/{setting}_{stat}": float(scores[f"{setting}_{stat}"])

@@ -20,14 +20,14 @@ def input_embedding_name(model) -> str:
 
 def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None, strategy=True):
     """``strategy=False`` builds a plain CPU copy (no quantization), to receive gathered weights."""
-    from socio_re.data.relext.transforms import marker_tokens
-    from socio_re.models.classifier import PairClassifier, default_pooling
+    from socio_re.models.classifier import SequenceClassifier, default_pooling
     from socio_re.models.load import (
         count_parameters,
         load_backbone,
         load_tokenizer,
         resolve_model_path,
     )
+    from socio_re.tasks.relext.data.transforms import marker_tokens
     from socio_re.tasks.relext.encode import prepare_tokenizer
     from socio_re.tasks.relext.novelty import model_labels
 
@@ -48,7 +48,7 @@ def build_classifier(rc: RunConfig, labels: tuple[str, ...], class_weights=None,
         rc.model.kind, has_markers)
     # labels: the type labels; with task.novelty=joint the classes are (type, novelty) pairs.
     novelty = rc.task.novelty if rc.task.novelty != "none" else None
-    model = PairClassifier(backbone, len(model_labels(labels, rc.task.novelty)), pooling,
+    model = SequenceClassifier(backbone, len(model_labels(labels, rc.task.novelty)), pooling,
                            label_smoothing=rc.task.label_smoothing, class_weights=class_weights,
                            novelty=novelty, novelty_loss_weight=rc.task.novelty_loss_weight)
     new_ids = prepare_tokenizer(tokenizer, model, rc.task.transform)
@@ -84,16 +84,16 @@ def wrap_lora(model, rc: RunConfig, new_token_ids: list[int]):
 
 
 def unwrap_for_saving(model):
-    """A plain PairClassifier: LoRA merged into the weights, the trained head in place."""
+    """A plain SequenceClassifier: LoRA merged into the weights, the trained head in place."""
     if hasattr(model, "merge_and_unload"):
         return model.merge_and_unload()
     return model
 
 
-def export_classifier(trainer, rc: RunConfig, labels: tuple[str, ...], tokenizer, final):
-    """Save the trained pair classifier as a plain directory (LoRA merged), from any engine."""
+def classifier_saver(rc: RunConfig, labels: tuple[str, ...], tokenizer):
+    """How rank 0 writes the trained classifier (``save_fn`` of the export): a plain directory,
+    LoRA merged, from the gathered weights of whatever engine ran."""
     from socio_re.tasks.relext.novelty import model_labels
-    from socio_re.training.export import save_full_model
 
     def save(model, directory, state):
         if rc.strategy.quantization:
@@ -115,4 +115,5 @@ def export_classifier(trainer, rc: RunConfig, labels: tuple[str, ...], tokenizer
         unwrap_for_saving(model).save(directory, tokenizer,
                                       labels=list(model_labels(labels, rc.task.novelty)))
 
-    return save_full_model(trainer, final, save_fn=save)
+    return save
+

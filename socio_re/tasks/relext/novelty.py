@@ -1,6 +1,6 @@
 """Novelty of a relation (LitCoin/BioRED "Novel" / "No"): how the model predicts it.
 
-``task.novelty`` picks one of two ways (README, "The relext task", Novelty):
+``task.novelty`` picks one of two ways (docs/tasks/relext.md, "Novelty"):
 
 - ``head`` (default): the pair head has one more output, a novelty logit read off the same
   pair representation as the type logits (a second head sharing the hidden layer), trained

@@ -38,7 +38,7 @@ def compute_metrics_fn(labels: tuple[str, ...], novelty: str = "none"):
     """The Trainer's validation metrics (type level; novelty is scored after training, from the
     final predictions). ``novelty=joint``: classes and gold ids are (type, novelty) pairs,
     summed / mapped back to types first."""
-    from socio_re.metrics.relext import relext_metrics
+    from socio_re.tasks.relext.metrics import relext_metrics
     from socio_re.tasks.relext.novelty import joint_to_type, split_joint
 
     def compute(eval_pred):
@@ -66,7 +66,7 @@ def prepare_shared(rc: RunConfig) -> None:
     instances with their folds and the model files (an offline model is built; a hub model's
     config and tokenizer must load). A mistake here fails the run before it is tracked."""
     from socio_re.models.load import check_model_loads, load_tokenizer
-    from socio_re.tasks.relext.data import prepare
+    from socio_re.tasks.relext.data.prepared import prepare
 
     prepare(rc.data, rc.paths.cache_dir)  # a wrong data path is named first
     load_tokenizer(rc.model, check_model_loads(rc.model), require_chat_template=False)
@@ -76,8 +76,8 @@ def data_splits(rc: RunConfig) -> tuple[Path, dict[str, list[Path]]]:
     """The prepared folder the run reads and each split's files in it (its provenance):
     training on every fold file but ``split_<fold>.json``, which validates (``fold=all``: all
     of them train), and ``test.json``. Nothing is read or built."""
-    from socio_re.data.relext.folds import TEST_FILE, split_paths
-    from socio_re.tasks.relext.data import prepared_directory
+    from socio_re.tasks.relext.data.folds import TEST_FILE, split_paths
+    from socio_re.tasks.relext.data.prepared import prepared_directory
 
     root = prepared_directory(rc.data, rc.paths.cache_dir)
     folds = split_paths(root)
@@ -90,20 +90,16 @@ def data_splits(rc: RunConfig) -> tuple[Path, dict[str, list[Path]]]:
 def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     from datasets import Dataset
 
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.tasks.relext.data import prepare
-    from socio_re.tasks.relext.encode import PairCollator, encode
+    from socio_re.models.classifier import SequenceClassifier
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.data.prepared import prepare
+    from socio_re.tasks.relext.encode import encode
     from socio_re.tasks.relext.gold import shared_task_metrics
-    from socio_re.tasks.relext.model import (
-        build_classifier,
-        export_classifier,
-        unwrap_for_saving,
-    )
+    from socio_re.tasks.relext.model import build_classifier, classifier_saver, unwrap_for_saving
     from socio_re.tasks.relext.novelty import label_id, model_labels
     from socio_re.tasks.relext.scoring import score_and_write
-    from socio_re.training.arguments import training_arguments
-    from socio_re.training.fit import fit, run_callbacks
-    from socio_re.training.trainer import SocioTrainer
+    from socio_re.training.collate import ClassificationCollator
+    from socio_re.training.lifecycle import TrainingLifecycle
 
     result = TaskResult()
     prepared = prepare(rc.data, rc.paths.cache_dir)
@@ -117,12 +113,11 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
     best, keeper = _best_model_selection(rc, bool(val_inst), run_dir)
     # The model computes a per-example loss (label smoothing, class weights); averaging tokens
     # across devices would scale it by the world size under DDP.
-    arg_kwargs = dict(has_eval=bool(val_inst), average_tokens_across_devices=False,
-                      include_num_input_tokens_seen="no", **best)
-    args = None
-    if rc.train and rc.strategy.deepspeed:  # ZeRO-3 partitions weights as they load
-        args = training_arguments(rc, run_dir, **arg_kwargs)
-    model, tokenizer, _ = build_classifier(rc, labels, class_weights=weights)
+    life = TrainingLifecycle(rc, run_dir, tracker, has_eval=bool(val_inst),
+                             average_tokens_across_devices=False,
+                             include_num_input_tokens_seen="no", **best)
+    model, tokenizer, _ = life.load_model(
+        lambda: build_classifier(rc, labels, class_weights=weights))
 
     def encoded(instances, name):
         cols, s = encode(instances, tokenizer, transform=rc.task.transform,
@@ -153,30 +148,20 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
 
     metrics: dict = {}
     if rc.train:
-        args = args or training_arguments(rc, run_dir, model=model, **arg_kwargs)
-        callbacks, stopper = run_callbacks(rc, tracker)
-        callbacks += [keeper] if keeper else []
-        trainer = SocioTrainer(model=model, args=args, train_dataset=train_ds,
-                               eval_dataset=val_ds,
-                               data_collator=PairCollator(tokenizer.pad_token_id),
-                               compute_metrics=(compute_metrics_fn(labels, novelty)
-                                                if val_ds else None),
-                               callbacks=callbacks)
-        fit(trainer, rc.resume, run_dir, tracker)
-        if stopper and stopper.stopped:
+        life.fit(model, train_dataset=train_ds, eval_dataset=val_ds,
+                 data_collator=ClassificationCollator(tokenizer.pad_token_id),
+                 compute_metrics=compute_metrics_fn(labels, novelty) if val_ds else None,
+                 keeper=keeper)
+        if life.interrupted:
             result.interrupted = True
             return result
-        metrics.update(_train_metrics(trainer, keeper))
-        final = export_classifier(trainer, rc, labels, tokenizer, run_dir / "model")
-        if trainer.args.world_size > 1 and not trainer.is_world_process_zero():
+        metrics.update(life.train_metrics(eval_loss=False, runtime=False))
+        final = life.export(run_dir / "model", save_fn=classifier_saver(rc, labels, tokenizer))
+        # Score the exported model: what the ensemble command and users load.
+        plain = life.scoring_model(lambda: SequenceClassifier.load(final))
+        if plain is None:
             result.metrics = metrics
             return result  # rank 0 scores; the others are done
-        from socio_re.models.classifier import PairClassifier
-        from socio_re.training.export import leave_distributed_context
-
-        leave_distributed_context()
-        # Score the exported model: what the ensemble command and users load.
-        plain = PairClassifier.load(final)
     else:
         plain = unwrap_for_saving(model)
         final = run_dir / "model"
@@ -220,8 +205,8 @@ def _split_gold(prepared, split: str, fold, run_dir: Path) -> Path:
 def _fold_instances(rc: RunConfig, prepared) -> tuple[list, list]:
     """(training, validation) instances of ``rc.fold``; negatives down-sampled in training
     only (``data.negative_ratio``), so validation and test keep every pair."""
-    from socio_re.data.relext.folds import fold_split
-    from socio_re.data.relext.instances import downsample_negatives
+    from socio_re.tasks.relext.data.folds import fold_split
+    from socio_re.tasks.relext.data.instances import downsample_negatives
 
     train_inst, val_inst = fold_split(prepared.instances, prepared.fold_of, rc.fold,
                                       k=rc.data.num_folds)
@@ -234,29 +219,13 @@ def _fold_instances(rc: RunConfig, prepared) -> tuple[list, list]:
 
 
 def _best_model_selection(rc: RunConfig, has_val: bool, run_dir: Path):
-    """How the best checkpoint (by validation micro-F1) comes back at the end: the Trainer's
-    load_best_model_at_end arguments, or, under FSDP, a keeper callback (the Trainer's reload
-    of a sharded checkpoint fails under FSDP2 on CPU; the keeper gathers the best weights
-    itself and restores them before export). Returns (TrainingArguments extras, keeper)."""
+    """The best checkpoint by validation micro-F1 comes back at the end (``task.load_best``);
+    how depends on the engine (training/lifecycle.py). Returns (TrainingArguments extras,
+    keeper)."""
     if not (has_val and rc.task.load_best):
         return {}, None
-    if rc.strategy.fsdp:
-        from socio_re.training.best_weights import BestWeightsCallback
+    from socio_re.training.engine import Engine
+    from socio_re.training.lifecycle import best_model_selection
 
-        return {}, BestWeightsCallback(run_dir / "checkpoints", "micro_f1")
-    return {"load_best_model_at_end": True, "metric_for_best_model": "micro_f1",
-            "greater_is_better": True}, None
-
-
-def _train_metrics(trainer, keeper) -> dict:
-    """First/last logged loss, steps, and the step whose weights the model now holds."""
-    history = trainer.state.log_history
-    losses = [h["loss"] for h in history if "loss" in h]
-    out: dict = {"train/global_step": trainer.state.global_step}
-    if losses:
-        out["train/first_loss"], out["train/last_loss"] = losses[0], losses[-1]
-    if keeper and (step := keeper.restore(trainer.model)) is not None:
-        out["train/best_step"] = step
-    elif trainer.state.best_model_checkpoint:
-        out["train/best_step"] = int(trainer.state.best_model_checkpoint.rsplit("-", 1)[-1])
-    return out
+    return best_model_selection(Engine.from_strategy(rc.strategy), run_dir / "checkpoints",
+                                "micro_f1")

@@ -24,18 +24,19 @@ def predict_probabilities(model, tokenizer, instances: list, task_cfg, labels,
                           batch_size: int | None = None) -> np.ndarray:
     """Type probabilities (n × len(labels)), batched, in instance order; for a model that
     predicts novelty (``model.novelty``: head or joint) they carry P(Novel | related) per row
-    as ``p_novel`` (:class:`~socio_re.evaluation.ensemble.PairProbabilities`)."""
+    as ``p_novel`` (:class:`~socio_re.tasks.relext.ensemble.PairProbabilities`)."""
     import torch
     from tqdm.auto import tqdm
 
-    from socio_re.evaluation.ensemble import with_novelty
-    from socio_re.tasks.relext.encode import PairCollator, encode
+    from socio_re.tasks.relext.encode import encode
+    from socio_re.tasks.relext.ensemble import with_novelty
     from socio_re.tasks.relext.novelty import sigmoid, split_joint
+    from socio_re.training.collate import ClassificationCollator
 
     cols, _ = encode(instances, tokenizer, transform=task_cfg.transform,
                      max_length=task_cfg.max_length, labels=labels)
     rows = [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
-    collate = PairCollator(tokenizer.pad_token_id)
+    collate = ClassificationCollator(tokenizer.pad_token_id)
     bs = batch_size or task_cfg.eval.batch_size
     device = next(model.parameters()).device
     mode = getattr(model, "novelty", None)
@@ -63,17 +64,17 @@ def write_outputs(keys: pd.DataFrame, probs: np.ndarray, labels, out_dir: Path,
     exist — metrics, the per-class table and the confusion matrix (CSV + PNG). Novelty
     (``p_novel``, ``pred_novel``, the "novel" column of both files, ``novelty_*`` metrics) comes
     from the probabilities' ``p_novel`` where they carry one."""
-    from socio_re.evaluation.ensemble import novelty_of
-    from socio_re.evaluation.relext_outputs import (
-        predictions_frame,
-        write_litcoin_submission,
-        write_pubtator_relations,
-    )
-    from socio_re.metrics.relext import (
+    from socio_re.tasks.relext.ensemble import novelty_of
+    from socio_re.tasks.relext.metrics import (
         confusion,
         per_class_table,
         plot_confusion,
         relext_metrics,
+    )
+    from socio_re.tasks.relext.outputs import (
+        predictions_frame,
+        write_litcoin_submission,
+        write_pubtator_relations,
     )
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,11 +118,11 @@ def score_and_write(model, tokenizer, instances: list, task_cfg, labels, out_dir
 
 def pooled_fold_metrics(run_dirs) -> dict[str, float]:
     """The folds' validation predictions scored together (``oof/*``): the task's hook for
-    sweep summaries and the MLflow parent run (``TaskSpec.pooled_folds``)."""
+    sweep summaries and the MLflow parent run (``TaskSpec.pool_folds_hook``)."""
     import math
 
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.evaluation.ensemble import pooled_out_of_fold
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.ensemble import pooled_out_of_fold
 
     oof, _ = pooled_out_of_fold(sorted(Path(r) for r in run_dirs), LABELS)
     return {k: float(v) for k, v in oof.items()

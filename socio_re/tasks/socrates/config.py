@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from socio_re.data.socsci.schema import SYSTEM_PROMPT
+from socio_re.tasks.socrates.data.schema import SYSTEM_PROMPT
 
 
 @dataclass
@@ -95,8 +95,8 @@ DataConfig = SocsciDataConfig
 
 def validate(rc) -> None:
     """Cross-field rules of the socrates sections (rc is a validated RunConfig)."""
-    from socio_re.data.socsci.splits import OFFICIAL_SPLITS, SPLIT_KINDS
     from socio_re.errors import ConfigError
+    from socio_re.tasks.socrates.data.splits import OFFICIAL_SPLITS, SPLIT_KINDS
     from socio_re.training.packing import PACKING_ATTENTION
 
     t: SocratesTaskConfig = rc.task

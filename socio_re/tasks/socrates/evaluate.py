@@ -29,11 +29,11 @@ def rows_to_score(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.Da
 def evaluate_frame(model, tokenizer, frame: pd.DataFrame, task_cfg, out_dir: Path,
                    prefix: str = "test") -> tuple[dict[str, Any], dict[str, Path]]:
     """Predict every row of ``frame``; write predictions and per-study tables; return metrics."""
-    from socio_re.evaluation.answers import parse_answer, parse_final_answer, parse_scale
     from socio_re.evaluation.generate import generate_answers
-    from socio_re.metrics.socrates import compute_socrates_metrics
+    from socio_re.tasks.socrates.answers import parse_answer, parse_final_answer, parse_scale
     from socio_re.tasks.socrates.config import answer_budget
     from socio_re.tasks.socrates.formatting import prompts_ids
+    from socio_re.tasks.socrates.metrics import compute_socrates_metrics
 
     e = task_cfg.eval
     prompts = prompts_ids(tokenizer, list(frame["prompt"]), task_cfg.system_prompt)

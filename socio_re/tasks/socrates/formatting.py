@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from socio_re.evaluation.answers import ANSWER_PREFIX
+from socio_re.tasks.socrates.answers import ANSWER_PREFIX
 
 
 def prompt_messages(prompt: str, system_prompt: str) -> list[dict[str, str]]:

@@ -40,7 +40,7 @@ def prepare_shared(rc: RunConfig) -> None:
     model files (an offline model is built; a hub model's config and tokenizer must load) and
     the tokenized training data. A mistake here fails the run before it is tracked."""
     from socio_re.models.load import check_model_loads, load_tokenizer
-    from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits, tokenized_splits
 
     prepared = prepare_splits(rc.data, rc.paths.cache_dir)  # a wrong data path is named first
     path = check_model_loads(rc.model)
@@ -51,8 +51,8 @@ def prepare_shared(rc: RunConfig) -> None:
 def data_splits(rc: RunConfig) -> tuple[Path, dict[str, list[Path]]]:
     """The split folder the run reads and each split's parquet parts (its provenance).
     Nothing is read or built."""
-    from socio_re.data.socsci.prepare import split_parts
-    from socio_re.tasks.socrates.data import SPLITS, split_directory
+    from socio_re.tasks.socrates.data.prepare import split_parts
+    from socio_re.tasks.socrates.data.prepared import SPLITS, split_directory
 
     root = split_directory(rc.data, rc.paths.cache_dir)
     return root, {s: split_parts(root / s) for s in SPLITS}
@@ -79,64 +79,30 @@ def load_model_for_training(rc: RunConfig):
     return model, tokenizer
 
 
-def train(rc: RunConfig, run_dir: Path, model, tokenizer, datasets, tracker, args=None):
-    """Fit with the HF Trainer; returns (trainer, interrupted)."""
-    from socio_re.training.arguments import training_arguments
+def collator_of(rc: RunConfig, tokenizer):
+    """Packed rows (``trainer.packing``) or dynamic right padding."""
     from socio_re.training.collate import CausalLMCollator
-    from socio_re.training.fit import fit, run_callbacks
     from socio_re.training.packing import PackedCausalLMCollator
-    from socio_re.training.trainer import SocioTrainer
 
-    has_eval = len(datasets["val"]) > 0
-    args = args or training_arguments(rc, run_dir, has_eval=has_eval, model=model)
-    callbacks, stopper = run_callbacks(rc, tracker)
+    if rc.trainer.packing:
+        return PackedCausalLMCollator()
+    return CausalLMCollator(tokenizer.pad_token_id)
+
+
+def train(life, rc: RunConfig, model, tokenizer, datasets):
+    """Fit with the HF Trainer through the shared lifecycle; returns the Trainer."""
     if rc.trainer.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # LoRA + checkpointing needs grads at the inputs
-    trainer = SocioTrainer(
-        model=model,
-        args=args,
-        train_dataset=datasets["train"],
-        eval_dataset=datasets["val"] if has_eval else None,
-        data_collator=PackedCausalLMCollator() if rc.trainer.packing
-        else CausalLMCollator(tokenizer.pad_token_id),
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
-    fit(trainer, rc.resume, run_dir, tracker)
-    return trainer, bool(stopper and stopper.stopped)
-
-
-def export_final_model(trainer, tokenizer, final: Path) -> Path:
-    """A plain HF directory (full weights in safetensors, or the LoRA adapter) + tokenizer,
-    gathered from whatever engine ran (every rank must call this: gathering is collective)."""
-    from socio_re.training.export import save_full_model
-
-    save_full_model(trainer, final)
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(final))
-    return final
-
-
-def _train_metrics(trainer) -> dict[str, float]:
-    """Loss at the first and last logged steps, the final eval loss, throughput."""
-    history = trainer.state.log_history
-    losses = [h["loss"] for h in history if "loss" in h]
-    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
-    out = {"train/global_step": trainer.state.global_step}
-    if losses:
-        out["train/first_loss"], out["train/last_loss"] = losses[0], losses[-1]
-    if evals:
-        out["val/loss"] = evals[-1]
-    for h in history:
-        if "train_runtime" in h:
-            out["train/runtime_s"] = h["train_runtime"]
-            out["train/samples_per_second"] = h.get("train_samples_per_second", 0.0)
-    return out
+    has_eval = len(datasets["val"]) > 0
+    return life.fit(model, train_dataset=datasets["train"],
+                    eval_dataset=datasets["val"] if has_eval else None,
+                    data_collator=collator_of(rc, tokenizer), processing_class=tokenizer)
 
 
 def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
-    from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits, tokenized_splits
     from socio_re.tasks.socrates.evaluate import evaluate_frame
+    from socio_re.training.lifecycle import TrainingLifecycle
 
     result = TaskResult()
     warning = contamination_warning(rc)
@@ -149,37 +115,31 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
                                         indent=1, default=str) + "\n")
     result.artifacts["split_manifest"] = manifest_path
 
-    args = None
-    if rc.train and rc.strategy.deepspeed:
-        from socio_re.training.arguments import training_arguments
-
-        # ZeRO-3 partitions the weights while they load: its config must exist first.
-        args = training_arguments(rc, run_dir, has_eval=prepared.rows("val") > 0)
-    model, tokenizer = load_model_for_training(rc)
+    life = TrainingLifecycle(rc, run_dir, tracker, has_eval=prepared.rows("val") > 0)
+    model, tokenizer = life.load_model(lambda: load_model_for_training(rc))
     metrics: dict = {}
     if rc.train:
         datasets, token_stats = tokenized_splits(prepared, tokenizer, rc.task, rc.paths.cache_dir)
-        trainer, interrupted = train(rc, run_dir, model, tokenizer, datasets, tracker, args)
-        if interrupted:
+        trainer = train(life, rc, model, tokenizer, datasets)
+        if life.interrupted:
             result.interrupted = True
             return result
-        metrics.update(_train_metrics(trainer))
+        metrics.update(life.train_metrics(best_step=False))
         metrics["train/rows"] = token_stats["train"]["kept"]
-        final = export_final_model(trainer, tokenizer, run_dir / "model")
+        final = life.export(run_dir / "model", tokenizer=tokenizer)
         result.paths["model"] = final
         result.paths["checkpoints"] = run_dir / "checkpoints"
-        model = trainer.model
-        if trainer.args.world_size > 1:
-            if not trainer.is_world_process_zero():
-                result.metrics = metrics
-                return result  # rank 0 scores; the others are done
-            # Sharded engines (FSDP, ZeRO-3) hold pieces of the weights on each rank: score the
-            # exported model, in one process, exactly as `socio_re.cli.evaluate` would.
-            from socio_re.models.load import load_trained
-            from socio_re.training.export import leave_distributed_context
+        # Sharded engines (FSDP, ZeRO-3) hold pieces of the weights on each rank: rank 0 scores
+        # the exported model, in one process, exactly as `socio_re.cli.evaluate` would.
+        from socio_re.models.load import load_trained
 
-            leave_distributed_context()
-            model, tokenizer = load_trained(rc, final)
+        scored = life.scoring_model(lambda: load_trained(rc, final),
+                                    trained=(trainer.model, tokenizer))
+        del trainer
+        if scored is None:
+            result.metrics = metrics
+            return result  # rank 0 scores; the others are done
+        model, tokenizer = scored
 
     if rc.evaluate:
         split = rc.task.eval.split
@@ -191,7 +151,7 @@ def run(rc: RunConfig, run_dir: Path, tracker) -> TaskResult:
         result.artifacts.update(files)
         if rc.train and rc.task.eval.compare_base:
             del model  # the base model is loaded next: hold one model at a time
-            trainer = None
+            life.release()
             base_metrics, base_files = score_base_model(rc, frame, run_dir)
             metrics.update(base_metrics)
             result.artifacts.update(base_files)
@@ -228,7 +188,7 @@ def paper_table_of_run(rc: RunConfig, metrics: dict, run_dir: Path):
     improvement over the base model (paired bootstrap over studies) as metrics."""
     import pandas as pd
 
-    from socio_re.evaluation.paper_table import (
+    from socio_re.tasks.socrates.paper_table import (
         TableEntry,
         caption_of,
         paper_table,
