@@ -1,4 +1,5 @@
-"""Entity-pair classifiers for relext: one module for encoders and decoders, three poolings.
+"""A sequence classifier on any backbone (relext's entity pairs): one module for encoders and
+decoders, three poolings.
 
 - ``cls``: the first token's hidden state (encoders: [CLS]).
 - ``entity_start``: the hidden states at the first start marker of entity A and of B,
@@ -27,13 +28,14 @@ from torch import nn
 from transformers.utils import ModelOutput
 
 POOLINGS = ("cls", "entity_start", "last_token")
+# The saved model's file names, as models saved before the rename have them.
 HEAD_FILE = "pair_head.safetensors"
 META_FILE = "pair_classifier.json"
 NOVELTY_MODES = (None, "head", "joint")
 
 
 @dataclass
-class PairClassifierOutput(ModelOutput):
+class SequenceClassifierOutput(ModelOutput):
     """``logits`` over the classes; ``novelty_logits`` (one per row) with a novelty head."""
 
     loss: torch.Tensor | None = None
@@ -41,7 +43,7 @@ class PairClassifierOutput(ModelOutput):
     novelty_logits: torch.Tensor | None = None
 
 
-class PairClassifier(nn.Module):
+class SequenceClassifier(nn.Module):
     def __init__(self, backbone: nn.Module, num_labels: int, pooling: str, *,
                  dropout: float = 0.1, label_smoothing: float = 0.0,
                  class_weights: list[float] | None = None, novelty: str | None = None,
@@ -51,6 +53,10 @@ class PairClassifier(nn.Module):
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         if novelty not in NOVELTY_MODES:
             raise ValueError(f"novelty must be one of {NOVELTY_MODES}, not {novelty!r}")
+        if getattr(backbone, "pooler", None) is not None:
+            # An encoder's own pooler is never used (we pool ourselves), and parameters that
+            # get no gradient make DDP fail: drop it for every task that builds a classifier.
+            backbone.pooler = None
         self.backbone = backbone
         self.config = backbone.config  # Trainer and PEFT look for model.config
         self.pooling = pooling
@@ -112,7 +118,7 @@ class PairClassifier(nn.Module):
                                                label_smoothing=self.label_smoothing)
             if novelty_logits is not None and novelty is not None:
                 loss = loss + self.novelty_loss_weight * novelty_loss(novelty_logits, novelty)
-        return PairClassifierOutput(loss=loss, logits=logits, novelty_logits=novelty_logits)
+        return SequenceClassifierOutput(loss=loss, logits=logits, novelty_logits=novelty_logits)
 
     # --- saving: an ordinary HF backbone directory + the head + a small json --------------
     def save(self, directory: str | Path, tokenizer=None, labels: list[str] | None = None):
@@ -130,7 +136,7 @@ class PairClassifier(nn.Module):
              "novelty": self.novelty}, indent=1) + "\n")
 
     @classmethod
-    def load(cls, directory: str | Path, dtype=None) -> PairClassifier:
+    def load(cls, directory: str | Path, dtype=None) -> SequenceClassifier:
         from safetensors.torch import load_file
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging

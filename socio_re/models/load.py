@@ -168,17 +168,14 @@ def _from_pretrained_kwargs(model_cfg: ModelConfig, strategy=None) -> dict[str, 
 
         kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
     if strategy is not None and strategy.quantization:
-        from socio_re.training.engines import quantization_config
-
-        kwargs["quantization_config"] = quantization_config(strategy)
         import torch
 
-        zero3 = bool(strategy.deepspeed) and strategy.deepspeed.get(
-            "zero_optimization", {}).get("stage") == 3
-        if torch.cuda.is_available() and not zero3 and not strategy.fsdp:
-            # Each rank's 4-bit copy on its own GPU (ZeRO-3 and FSDP place weights themselves).
-            import os
+        from socio_re.training.engine import Engine
 
+        engine = Engine.from_strategy(strategy)
+        kwargs["quantization_config"] = engine.quantization_config()
+        if torch.cuda.is_available() and not engine.places_weights_itself:
+            # Each rank's 4-bit copy on its own GPU (ZeRO-3 and FSDP place weights themselves).
             kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     return kwargs
 

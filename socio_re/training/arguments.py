@@ -34,10 +34,10 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
     import torch
     from transformers import TrainingArguments
 
-    from socio_re.training.engines import skip_unused_deepspeed_ops, trainer_kwargs
+    from socio_re.training.engine import Engine
 
-    if rc.strategy.deepspeed:
-        skip_unused_deepspeed_ops()  # a single-process DeepSpeed run starts its group later
+    engine = Engine.from_strategy(rc.strategy)
+    engine.prepare_process()  # a single-process DeepSpeed run starts its group later
     world_size = rc.strategy.num_processes
     t = rc.trainer
     bf16, fp16 = mixed_precision(t.precision)
@@ -77,7 +77,7 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
     )
     if t.group_by_length:
         kwargs["train_sampling_strategy"] = "group_by_length"
-    kwargs.update(trainer_kwargs(rc, world_size, model))
+    kwargs.update(engine.trainer_kwargs(world_size, model))
     kwargs.update(overrides)
     if t.hf_args:
         from socio_re.config.hf_args import check_hf_args

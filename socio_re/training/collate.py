@@ -1,4 +1,5 @@
-"""Dynamic padding: pad each batch to its longest row, not to max_length."""
+"""Dynamic padding: pad each batch to its longest row, not to max_length (causal-LM and
+classification batches)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,23 @@ class CausalLMCollator:
                                               self.pad_token_id, m)
         labels, _ = pad_right([f["labels"] for f in features], -100, m)
         return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+
+class ClassificationCollator:
+    """Right-pads a batch (last-token pooling relies on it) and carries the per-row integer
+    columns the model reads (labels, entity start positions, the novelty target) when present."""
+
+    ROW_COLUMNS = ("labels", "a_pos", "b_pos", "novelty")
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+
+        ids, mask = pad_right([f["input_ids"] for f in features], self.pad_token_id)
+        batch = {"input_ids": ids, "attention_mask": mask}
+        for key in self.ROW_COLUMNS:
+            if key in features[0]:
+                batch[key] = torch.tensor([f[key] for f in features], dtype=torch.long)
+        return batch

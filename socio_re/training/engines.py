@@ -1,13 +1,14 @@
 """A strategy's engine settings for the Trainer: TrainingArguments keywords (DeepSpeed dict,
 FSDP options, DDP backend), the FSDP wrap unit, the bitsandbytes config, and DeepSpeed's CPU
-op setup. No heavy imports at module level.
+op setup, used through :class:`socio_re.training.engine.Engine`. No heavy imports at module
+level.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from socio_re.config.schema import RunConfig, StrategyConfig
+from socio_re.config.schema import StrategyConfig
 from socio_re.config.strategy import backend, visible_gpus
 
 
@@ -39,9 +40,8 @@ def layer_classes_to_wrap(model) -> list[str]:
     return names
 
 
-def trainer_kwargs(rc: RunConfig, num_processes: int, model=None) -> dict[str, Any]:
+def trainer_kwargs(s: StrategyConfig, num_processes: int, model=None) -> dict[str, Any]:
     """Strategy → TrainingArguments keywords (backend, DeepSpeed dict, FSDP options)."""
-    s = rc.strategy
     kwargs: dict[str, Any] = {}
     if num_processes > 1 and not s.deepspeed:
         kwargs["ddp_backend"] = backend(s)

@@ -5,7 +5,7 @@ Without this, a requeued job resumes from the newest *periodic* checkpoint and t
 then are lost: up to ``trainer.save_steps`` steps per time limit, so a run longer than the limit
 that saves rarely never finishes. With it, the signal only sets a flag; at the end of the step
 in progress the trainer saves a complete checkpoint and stops, and then the job is requeued
-(``sweeps/launcher.py``), so the requeued job continues from exactly where this one stopped.
+(``sweeps/job.py``), so the requeued job continues from exactly where this one stopped.
 
 The flag is per process. In a multi-process job every rank receives the signal itself (SLURM
 signals all processes of the job's steps, the ranks the job started included), and the ranks
