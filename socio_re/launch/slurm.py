@@ -32,6 +32,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from submitit.slurm.slurm import SlurmInfoWatcher
 
+import socio_re.sweeps.submitit_adapter as submitit_adapter
 from socio_re.config.paths import CONF_DIR
 from socio_re.errors import ConfigError, UserError
 
@@ -138,18 +139,19 @@ def render_sbatch(cfg: DictConfig, jobs: int = 1) -> str:
     set_params = {k: v for k, v in params.items() if k not in _INIT_KEYS and v is not None}
     generic = {k: v for k, v in set_params.items() if k in generic_keys}
     specific = {k: v for k, v in set_params.items() if k not in generic_keys}
-    executor.update_parameters(**executor._convert_parameters(generic), **specific)
+    executor.update_parameters(**submitit_adapter.convert_parameters(executor, generic),
+                               **specific)
     if jobs > 1:
         wanted = OmegaConf.select(cfg, "sweep.max_parallel") if "hydra" in cfg else None
         set_array(executor, jobs, wanted)
-    return executor._make_submission_file_text(executor._submitit_command_str, uid="render")
+    return submitit_adapter.submission_script(executor, uid="render")
 
 
 def set_array(executor, jobs: int, max_parallel: int | None) -> None:
     """Make ``executor`` (submitit's SlurmExecutor, or an AutoExecutor on one) write the
     script of a ``jobs``-point job array at most ``max_parallel`` at once (None: its
     array_parallelism), as ``SlurmExecutor.map_array`` does."""
-    slurm = getattr(executor, "_executor", executor)
+    slurm = submitit_adapter.slurm_executor(executor)
     if max_parallel:
         slurm.update_parameters(array_parallelism=int(max_parallel))
     slurm.parameters["map_count"] = jobs
@@ -310,10 +312,10 @@ def check_submittable(executor, jobs: int, max_parallel: int | None = None) -> N
     import copy
     import tempfile
 
-    slurm = copy.deepcopy(getattr(executor, "_executor", executor))
+    slurm = copy.deepcopy(submitit_adapter.slurm_executor(executor))
     if jobs > 1:
         set_array(slurm, jobs, max_parallel)
-    text = slurm._make_submission_file_text(slurm._submitit_command_str, uid="test-only")
+    text = submitit_adapter.submission_script(slurm, uid="test-only")
     with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="socio_re_sbatch_") as file:
         file.write(text)
         file.flush()
@@ -339,7 +341,7 @@ def expand_nodelist(nodelist: str) -> list[str]:
     submitit's parser (the one ``SlurmJobEnvironment.hostnames`` runs on the job's own
     environment; here it reads the mapping it is given, so tests and other environments work)
     plus the checks it leaves out: balanced brackets and ascending ranges."""
-    from submitit.slurm.slurm import SlurmParseException, _parse_node_list
+    from submitit.slurm.slurm import SlurmParseException
 
     problem = None
     if nodelist.count("[") != nodelist.count("]") or re.search(r"\[[^\]]*\[", nodelist):
@@ -351,7 +353,7 @@ def expand_nodelist(nodelist: str) -> list[str]:
         problem = f"descending range {'-'.join(descending[0])!r}"
     if problem is None:
         try:
-            hosts = [h for h in _parse_node_list(nodelist.strip()) if h]
+            hosts = [h for h in submitit_adapter.parse_node_list(nodelist.strip()) if h]
         except (SlurmParseException, ValueError) as exc:
             problem = str(exc.args[0] if exc.args else exc)
     if problem is not None:
@@ -433,35 +435,34 @@ class QueueStateWatcher(SlurmInfoWatcher):
             not in STILL_ON_CLUSTER
 
     def update(self) -> None:
-        ids = sorted({job.split("_")[0] for job in self._registered - self._finished})
+        # submitit's InfoWatcher.update with the poll below; its bookkeeping goes through
+        # the adapter (the watcher's state is private to submitit).
+        ids = sorted({job.split("_")[0] for job in submitit_adapter.unfinished_jobs(self)})
         if not ids:
             return
-        self._num_calls += 1
-        info = None if self.use_squeue else self._from_sacct(ids)
-        if info is None and self.use_squeue:
-            info = self._from_squeue(ids)
-        if info is not None:
-            self._info_dict.update(info)
-        self._last_status_check = time.time()
-        for job_id in self._registered - self._finished:
-            if self.is_done(job_id, mode="cache"):
-                self._finished.add(job_id)
+        submitit_adapter.count_poll(self)
+        polled = None if self.use_squeue else self._from_sacct(ids)
+        if polled is None and self.use_squeue:
+            polled = self._from_squeue(ids)
+        info, output = polled or (None, None)
+        submitit_adapter.record_poll(self, info, output)
 
-    def _from_sacct(self, ids: list[str]) -> dict[str, dict[str, str]] | None:
+    def _from_sacct(self, ids: list[str]) -> tuple[dict[str, dict[str, str]], str] | None:
+        """(job states, sacct's output), or None when sacct failed (then squeue from now)."""
         command = ["sacct", "-o", "JobID,State,NodeList", "--parsable2"]
         for job in ids:
             command += ["-j", job]
         out = _run_quietly(command)
         if out is not None and out.returncode == 0:
-            self._output = out.stdout.encode()
-            return self.read_info(out.stdout)
+            return self.read_info(out.stdout), out.stdout
         why = _first_line(out.stderr if out is not None else "") or \
             ("not found" if out is None else f"exit {out.returncode}")
         log.warning("no Slurm accounting here (sacct: %s); job states come from squeue", why)
         self.use_squeue = True
         return None
 
-    def _from_squeue(self, ids: list[str]) -> dict[str, dict[str, str]] | None:
+    def _from_squeue(self, ids: list[str]) -> tuple[dict[str, dict[str, str]], str] | None:
+        """(job states, squeue's output), or None when squeue could not answer."""
         out = _run_quietly(["squeue", "--noheader", "--array", "--states=all",
                             "--format=%i|%T|%N", "--jobs=" + ",".join(ids)])
         if out is None:
@@ -472,14 +473,13 @@ class QueueStateWatcher(SlurmInfoWatcher):
             return None
         # rc 1 "Invalid job id specified": none of them is known to the controller any more.
         listed = out.stdout if out.returncode == 0 else ""
-        self._output = listed.encode()
         info = self.read_info("JobID|State|NodeList\n" + listed)
-        for job in self._registered - self._finished:
+        for job in submitit_adapter.unfinished_jobs(self):
             if job not in info:
-                known = self._info_dict.get(job, {})
+                known = self.get_info(job, mode="cache")  # its last state, no new poll
                 if job.split("_")[0] not in {key.split("_")[0] for key in info}:
                     info[job] = {**known, "JobID": job, "State": ENDED}
-        return info
+        return info, listed
 
 
 # squeue states of a job that will still run (again): queued, running, or being requeued.
@@ -525,5 +525,6 @@ def use_queue_state_watcher() -> QueueStateWatcher:
     from submitit.slurm.slurm import SlurmJob
 
     if not isinstance(SlurmJob.watcher, QueueStateWatcher):
-        SlurmJob.watcher = QueueStateWatcher(delay_s=SlurmJob.watcher._delay_s)
+        SlurmJob.watcher = QueueStateWatcher(
+            delay_s=submitit_adapter.watcher_delay_s(SlurmJob.watcher))
     return SlurmJob.watcher

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,39 @@ AGGREGATE_FILE = "aggregate.json"
 PARENT_TAG = "socio_re.sweep_parent"
 # Final metrics worth a mean and spread over jobs (step curves such as train/loss are not).
 AGGREGATED_PREFIXES = ("val/", "test/", "objective")
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """Where a sweep is tracked: the store, the experiment and the parent run's id (all None
+    with tracking=none; ``parent`` None too when the store could not be reached)."""
+
+    uri: str | None = None
+    experiment: str | None = None
+    parent: str | None = None
+
+    def finish_args(self, sweep_id: str) -> dict[str, Any] | None:
+        """What sweeps/finish.py takes as ``tracking`` (None: no parent run to finish)."""
+        if self.parent is None:
+            return None
+        return {"uri": self.uri, "experiment": self.experiment, "sweep_id": sweep_id,
+                "parent": self.parent}
+
+
+def open_sweep_run(cfg, launcher_kind: str, sweep_id: str, sweep_dir: Path) -> SweepRun:
+    """The sweep's :class:`SweepRun` from its config, its parent run opened (:func:`open_parent`):
+    without MLflow, or when the store cannot be reached, the jobs still run."""
+    if cfg.tracking.backend != "mlflow":
+        return SweepRun()
+    from socio_re.tracking.tracker import default_tracking_uri, git_commit
+
+    uri = cfg.tracking.get("tracking_uri") or default_tracking_uri()
+    experiment = cfg.tracking.get("experiment_name") or cfg.task.name
+    overrides = " ".join(str(o) for o in cfg.hydra.overrides.task)
+    parent = open_parent(uri, experiment, sweep_id, sweep_dir, {
+        "task": str(cfg.task.name), "overrides": overrides,
+        "git_commit": git_commit(Path(__file__).parent), "launcher": launcher_kind})
+    return SweepRun(uri, experiment, parent)
 
 
 def open_parent(uri: str, experiment: str, sweep_id: str, sweep_dir: Path,

@@ -1,16 +1,37 @@
 """What a job directory says about the job: finished (done marker), interrupted (checkpoints
-but no marker) or not run / failed (neither)."""
+but no marker) or not run / failed (neither); and :class:`JobRecord`, what the launcher knows
+of each job of a sweep (here, at the bottom of sweeps/, so that every module of the sweep can
+import it without an import circle)."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from socio_re.utils.files import read_json_or_none
 
 DONE_FILE = "done.json"
+# The logger of every launcher-side module of the sweep: its messages kept the name they had
+# when one module (sweeps/launcher.py) held them all, so logging filters on it still work.
+SWEEP_LOG = "socio_re.sweeps.launcher"
+
+
+@dataclass
+class JobRecord:
+    """One job of a sweep: written to sweep_summary.json, printed in the summary table."""
+
+    num: int
+    name: str
+    overrides: str
+    directory: str
+    status: str = "pending"  # completed | skipped | interrupted | not started | failed
+    error: str = ""
+    log: str = ""
+    job_id: str = ""  # submitit's: the SLURM job id (123_4 in an array), a pid on this machine
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def write_done(run_dir: Path, metrics: dict[str, Any], tracking: str) -> Path:

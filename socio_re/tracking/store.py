@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import socio_re.tracking.mlflow_adapter as mlflow_adapter
 from socio_re.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -176,9 +177,7 @@ def lock_file(db: Path) -> Path:
 @functools.lru_cache(maxsize=1)
 def schema_head() -> str:
     """The schema revision this MLflow version creates and expects."""
-    from mlflow.store.db.utils import _get_latest_schema_revision
-
-    return _get_latest_schema_revision()
+    return mlflow_adapter.latest_schema_revision()
 
 
 @functools.lru_cache(maxsize=1)
@@ -297,7 +296,7 @@ def prepare_store(uri: str) -> None:
     with store_lock(db):
         state = read_schema(db)  # another process may have done it while this one waited
         if not state.ready():
-            with _quiet("mlflow.store.db.utils"):  # "Updating database tables": ours say more
+            with _quiet(mlflow_adapter.DB_UTILS):  # "Updating database tables": ours say more
                 _make_ready(uri, db, state)
 
 
@@ -315,7 +314,6 @@ def _quiet(name: str) -> Iterator[None]:
 def _make_ready(uri: str, db: Path, state: SchemaState) -> None:
     """Create, repair or upgrade the store; the caller holds the lock."""
     import mlflow
-    from mlflow.store.db import utils as db_utils
 
     orphans = [t for t in state.leftovers if t.removeprefix(TMP_TABLE_PREFIX) not in state.tables]
     if orphans:  # the only copy of that table's rows: not ours to drop
@@ -330,7 +328,7 @@ def _make_ready(uri: str, db: Path, state: SchemaState) -> None:
         if state.runs and state.revision != schema_head():
             backup = _backup(db, state)
         if state.leftovers or (state.empty and state.tables):
-            engine = db_utils.create_sqlalchemy_engine_with_retry(uri)
+            engine = mlflow_adapter.sqlite_engine(uri)
             with engine.begin() as conn:
                 # Safe only under the lock: no other process is migrating (the tables it
                 # stands for are still there, checked above).
@@ -340,11 +338,11 @@ def _make_ready(uri: str, db: Path, state: SchemaState) -> None:
                 log.warning("MLflow store %s: dropped %s, left by a schema upgrade that stopped "
                             "halfway; finishing the upgrade", db, ", ".join(state.leftovers))
         if not state.empty and (state.revision != schema_head() or state.missing()):
-            engine = engine or db_utils.create_sqlalchemy_engine_with_retry(uri)
+            engine = engine or mlflow_adapter.sqlite_engine(uri)
             if state.missing():
-                db_utils._initialize_tables(engine)  # MLflow's path for missing tables
+                mlflow_adapter.create_missing_tables(engine)
             else:
-                db_utils._upgrade_db(engine)
+                mlflow_adapter.upgrade_schema(engine)
         # A new store is created here, as MLflow creates it, with its default experiment.
         mlflow.MlflowClient(uri)
     except sqlite3.OperationalError:
