@@ -1,8 +1,10 @@
-"""Run the README's commands as a user would and check each exits as the README says.
+"""Run the documented commands as a user would and check each exits as the docs say.
 
-Every command in a ```bash block of README.md must match one entry of ``PLANS`` below, or the
-check fails: a command added to the README without a plan is caught here. Each plan says how
-the command is checked on a CPU machine without network:
+The documented commands are those of README.md and of every page under docs/ (``doc_files``):
+every command in a ```bash block (and every ``$ ``-prompted line of another block) must match
+one entry of ``PLANS`` below, or the check fails: a command added to the README or a docs page
+without a plan is caught here. Each plan says how the command is checked on a CPU machine
+without network:
 
 - ``run``: it runs here, offline, and must exit as documented (0, or e.g. 3 for a planned stop;
   placeholders such as ``<run>`` are replaced by the run directory an earlier command made);
@@ -17,6 +19,10 @@ the command is checked on a CPU machine without network:
 
 Commands run from a scratch directory (outputs, multirun and mlflow.db land there), with an
 empty cache unless ``--cache`` is given, so the times are those of a fresh clone's first runs.
+They run in the order of README.md, then the docs pages in path order (the README's first runs
+make the run directories later commands refer to). A command documented on several pages runs
+once (a plan with several exits, as many times as it lists), later copies are reported as
+skipped.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ class Plan:
     exits: tuple[int, ...] = (0,)  # run: the documented exit of each occurrence, in order
 
 
-# In README order. The first matching plan applies.
+# In README order, then docs/. The first matching plan applies.
 PLANS = [
     Plan(r"^make (demo|test|install)$", "skip", "the Makefile targets (CI runs make test)"),
     Plan(r"mlflow ui", "skip", "a server that runs until stopped"),
@@ -61,6 +67,8 @@ PLANS = [
     Plan(r"data=socsci210 data.path=/data/SocSci210$", "fails", "/data/SocSci210", quick=True),
     Plan(r"train=false model=qwen2.5-0.5b-instruct$", "fails", "cannot download", quick=True),
     Plan(r"cli.predict \S+$", "skip", "interactive: reads profiles from the terminal"),
+    Plan(r"cli\.paper_table (RUN_DIR|.*<)", "skip",
+         "a template: RUN_DIR and <...> stand for the reader's own run directories"),
     # The first stops after the checkpoint at step 4 (exit 3); the same command continues.
     Plan(r"debug=preempt hydra.run.dir=outputs/demo$", "run", exits=(3, 0)),
     Plan(r"trainer.learing_rate", "fails", "unknown key", quick=True),
@@ -84,7 +92,7 @@ PLANS = [
     Plan(r".", "run"),
 ]
 
-# Placeholders in README commands and what stands for them here.
+# Placeholders in documented commands and what stands for them here.
 PLACEHOLDERS = {
     "outputs/socrates/runs/<run>": "{socrates_run}",
     "RUN...": "{fold_runs}",
@@ -123,6 +131,17 @@ def _strip_comment(line: str) -> str:
         elif ch == "#" and quote is None and (i == 0 or line[i - 1].isspace()):
             return line[:i].strip()
     return line.strip()
+
+
+def doc_files(root: Path = ROOT) -> list[Path]:
+    """The files whose commands are checked: README.md, then every docs/**/*.md by path."""
+    return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+
+
+def documented_commands(files: list[Path] | None = None) -> list[tuple[Path, str]]:
+    """Every documented command with the file it is in, in checking order."""
+    return [(f, c) for f in (doc_files() if files is None else files)
+            for c in readme_commands(f)]
 
 
 def plan_for(command: str) -> Plan:
@@ -179,7 +198,7 @@ def remember(command: str, cwd: Path, found: dict[str, str]) -> None:
 
 
 def markdown_table(results: list[dict]) -> str:
-    """The measured commands as README rows: command, wall time, exit (skipped ones with why)."""
+    """The measured commands as docs rows: command, wall time, exit (skipped ones with why)."""
     lines = ["| command | wall time | exit |", "|---|---|---|"]
     for r in results:
         if "seconds" in r:
@@ -191,13 +210,22 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="only the commands that take seconds")
     ap.add_argument("--out", type=Path, help="write every command's outcome and time (JSON)")
     ap.add_argument("--workdir", type=Path, help="scratch directory (default: a new temp dir)")
     ap.add_argument("--cache", type=Path, help="cache dir (default: a new, empty one)")
-    ap.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    ap.add_argument("--readme", type=Path, action="append", metavar="FILE",
+                    help="check only this Markdown file (repeatable; default: README.md and "
+                    "docs/**/*.md)")
     ap.add_argument("--table", type=Path, help="print the Markdown table of a --out file, run "
                     "nothing")
     args = ap.parse_args(argv)
@@ -211,10 +239,15 @@ def main(argv: list[str] | None = None) -> int:
            "SOCIO_RE_CACHE_DIR": str(args.cache or cwd / ".cache")}
     env.pop("MLFLOW_TRACKING_URI")  # the default store: ./mlflow.db in the scratch dir
     results, problems, found, seen = [], [], {}, {}
-    for command in readme_commands(args.readme):
+    for path, command in documented_commands(args.readme):
         plan = plan_for(command)
         occurrence = seen[command] = seen.get(command, -1) + 1
-        row = {"command": command, "plan": plan.kind, "why": plan.why}
+        row = {"command": command, "file": _shown(path), "plan": plan.kind, "why": plan.why}
+        runs_allowed = len(plan.exits) if plan.kind == "run" else 1
+        if plan.kind != "skip" and occurrence >= runs_allowed:
+            row["outcome"] = "skipped: the same command ran earlier"
+            results.append(row)
+            continue
         runnable = as_runnable(command, found)
         if plan.kind == "skip" or (args.quick and not plan.quick) or runnable is None:
             row["outcome"] = "skipped" if plan.kind == "skip" or runnable is not None \
@@ -228,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'ok ' if problem is None else 'BAD'} {seconds:7.1f} s  exit {rc}  {command}",
               flush=True)
         if problem:
-            problems.append(f"{command}: {problem}\n{output[-2000:]}")
+            problems.append(f"{_shown(path)}: {command}: {problem}\n{output[-2000:]}")
         remember(command, cwd, found)
     if args.out:
         args.out.write_text(json.dumps({"workdir": str(cwd), "commands": results}, indent=1)
@@ -236,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in problems:
         print(f"\n--- {p}", file=sys.stderr)
     ran = sum("exit" in r for r in results)
-    print(f"{ran - len(problems)} passed, {len(problems)} failed (of {len(results)} README "
+    print(f"{ran - len(problems)} passed, {len(problems)} failed (of {len(results)} documented "
           f"commands; {len(results) - ran} not run here)")
     return 1 if problems else 0
 
