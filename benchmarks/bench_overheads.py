@@ -44,7 +44,7 @@ def median_wall(cmd: list[str], repeats: int = 3) -> float:
 
 def main() -> None:
     from socio_re.models.load import resolve_model_path
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
 
     rc = compose_rc(["task=socrates"])
     model_dir = resolve_model_path(rc.model)

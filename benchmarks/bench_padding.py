@@ -38,7 +38,7 @@ def shares(lengths: list[int], batch: int, fixed: int, seed: int = 0) -> dict[st
 
 def socrates_lengths() -> tuple[list[int], int]:
     from socio_re.models.load import load_tokenizer, resolve_model_path
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
     from socio_re.tasks.socrates.formatting import tokenize_frame
 
     rc = compose_rc(["task=socrates"])
@@ -50,10 +50,10 @@ def socrates_lengths() -> tuple[list[int], int]:
 
 
 def relext_lengths() -> tuple[list[int], int]:
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.data.relext.transforms import marker_tokens
     from socio_re.models.load import load_tokenizer, resolve_model_path
-    from socio_re.tasks.relext.data import prepare
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.data.prepared import prepare
+    from socio_re.tasks.relext.data.transforms import marker_tokens
     from socio_re.tasks.relext.encode import encode
 
     rc = compose_rc(["task=relext"])

@@ -23,7 +23,7 @@ import json, sys, time
 sys.path.insert(0, {bench!r})
 from common import compose_rc
 from socio_re.models.load import load_tokenizer, resolve_model_path
-from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
+from socio_re.tasks.socrates.data.prepared import prepare_splits, tokenized_splits
 rc = compose_rc(["task=socrates", "data=socsci210", "data.path={data}"])
 tokenizer = load_tokenizer(rc.model, resolve_model_path(rc.model))
 start = time.perf_counter()

@@ -26,10 +26,10 @@ def main() -> None:
     p.add_argument("--max-length", type=int, default=512)
     args = p.parse_args()
 
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.data.relext.instances import build_instances, type_pairs_of
-    from socio_re.data.relext.readers import read_corpus
-    from socio_re.tasks.relext.data import ensure_source
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.data.instances import build_instances, type_pairs_of
+    from socio_re.tasks.relext.data.prepared import ensure_source
+    from socio_re.tasks.relext.data.readers import read_corpus
     from socio_re.tasks.relext.encode import encode
     from socio_re.tasks.relext.model import build_classifier
 

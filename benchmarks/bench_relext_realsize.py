@@ -24,14 +24,14 @@ from pathlib import Path
 
 from common import RESULTS, compose_rc, pad_to, record, row, time_train_steps
 
-CORPUS_VERSION = 1  # bump when the real profile of socio_re/data/relext/sample.py changes
+CORPUS_VERSION = 1  # bump when the real profile of socio_re/tasks/relext/data/sample.py changes
 UNTRUNCATED = 100_000
 
 
 def ensure_corpus(path: Path, seed: int) -> Path:
     """The real-size generated corpus in the cache (written once, reused after)."""
     from socio_re.data.cache import build_once, files_present
-    from socio_re.data.relext.sample import generate_litcoin_sample
+    from socio_re.tasks.relext.data.sample import generate_litcoin_sample
 
     def write(tmp: Path) -> None:
         generate_litcoin_sample(tmp, profile="real", seed=seed)
@@ -74,13 +74,14 @@ def main() -> None:
 
     import torch
 
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.data.relext.folds import fold_split
-    from socio_re.data.relext.instances import build_instances, downsample_negatives
-    from socio_re.data.relext.readers import read_corpus
-    from socio_re.tasks.relext.data import prepare
-    from socio_re.tasks.relext.encode import PairCollator, encode
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.data.folds import fold_split
+    from socio_re.tasks.relext.data.instances import build_instances, downsample_negatives
+    from socio_re.tasks.relext.data.prepared import prepare
+    from socio_re.tasks.relext.data.readers import read_corpus
+    from socio_re.tasks.relext.encode import encode
     from socio_re.tasks.relext.model import build_classifier
+    from socio_re.training.collate import ClassificationCollator
 
     torch.manual_seed(0)
     name = f"litcoin-realsize-v{CORPUS_VERSION}-seed{args.seed}"
@@ -147,7 +148,7 @@ def main() -> None:
     def width(epoch, lens):
         return sum(max(lens[i] for i in bt) for bt in epoch) / len(epoch)
 
-    dynamic = PairCollator(tokenizer.pad_token_id)
+    dynamic = ClassificationCollator(tokenizer.pad_token_id)
 
     def fixed(features):
         return pad_to(dynamic(features), args.fixed, {

@@ -21,10 +21,11 @@ def main() -> None:
 
     import torch
 
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.tasks.relext.data import prepare
-    from socio_re.tasks.relext.encode import PairCollator, encode
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.data.prepared import prepare
+    from socio_re.tasks.relext.encode import encode
     from socio_re.tasks.relext.model import build_classifier
+    from socio_re.training.collate import ClassificationCollator
 
     torch.manual_seed(0)
     rc = compose_rc(["task=relext"])  # MiniLM (the real pretrained encoder), typed markers
@@ -35,7 +36,7 @@ def main() -> None:
     rows = [dict(zip(cols, v, strict=True)) for v in zip(*cols.values(), strict=True)]
     random.Random(0).shuffle(rows)
     batches = [rows[i * args.batch:(i + 1) * args.batch] for i in range(args.steps + 1)]
-    dynamic = PairCollator(tokenizer.pad_token_id)
+    dynamic = ClassificationCollator(tokenizer.pad_token_id)
 
     def fixed(features):
         return pad_to(dynamic(features), args.fixed, {

@@ -36,7 +36,7 @@ def main() -> None:
 
     from socio_re.evaluation import candidates
     from socio_re.models.load import load_causal_lm, load_tokenizer
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
     from socio_re.tasks.socrates.evaluate import evaluate_frame
 
     rc = compose_rc(["task=socrates"])

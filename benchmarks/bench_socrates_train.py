@@ -21,7 +21,7 @@ def main() -> None:
     args = p.parse_args()
 
     from socio_re.models.load import load_causal_lm, load_tokenizer, resolve_model_path
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
     from socio_re.tasks.socrates.formatting import tokenize_frame
     from socio_re.training.collate import CausalLMCollator
     from socio_re.training.packing import PackedCausalLMCollator

@@ -29,7 +29,7 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     from socio_re.models.load import load_tokenizer, resolve_model_path
-    from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits, tokenized_splits
     from socio_re.tasks.socrates.formatting import prompt_messages, tokenize_to_disk
 
     rc = compose_rc(["task=socrates"])

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def write() -> None:
         from socio_re.tasks.relext.config import RelextDataConfig
-        from socio_re.tasks.relext.data import prepare
+        from socio_re.tasks.relext.data.prepared import prepare
 
         cfg = RelextDataConfig(name="cli", format=args.format, path=args.data,
                                train_splits=args.train_splits.split(","),

@@ -15,7 +15,7 @@ from pathlib import Path
 # Let the script run from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from socio_re.data.socsci.sample import generate_full_scale
+from socio_re.tasks.socrates.data.sample import generate_full_scale
 
 FULL_ROWS = 2_900_000
 

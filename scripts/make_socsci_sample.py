@@ -12,7 +12,7 @@ from pathlib import Path
 # Let the script run from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from socio_re.data.socsci.sample import generate_sample
+from socio_re.tasks.socrates.data.sample import generate_sample
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,8 +26,8 @@ RUNS = [
 def main() -> None:
     from conftest import compose
 
+    from socio_re.config.tasks import get_task
     from socio_re.config.validate import validate_config
-    from socio_re.tasks import get_task
 
     for overrides in RUNS:
         rc = validate_config(compose(overrides))

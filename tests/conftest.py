@@ -44,8 +44,8 @@ def compose(overrides: list[str] | None = None):
 
 
 # SOCIO_RE_TEST_SEED=N runs every training test at seed=N instead of the config's: how the
-# learned-quality assertions were checked at other seeds (README, "Tests that fail only when the
-# code is wrong"). Unset in CI: a test's result is then fixed for the code as it is.
+# learned-quality assertions were checked at other seeds (docs/reliability.md, "Tests that fail
+# only when the code is wrong"). Unset in CI: a test's result is then fixed for the code as it is.
 TEST_SEED = os.environ.get("SOCIO_RE_TEST_SEED")
 
 

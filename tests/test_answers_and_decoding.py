@@ -18,7 +18,7 @@ import math
 
 import pytest
 
-from socio_re.evaluation.answers import (
+from socio_re.tasks.socrates.answers import (
     enumerated_codes,
     parse_answer,
     parse_final_answer,
@@ -74,7 +74,7 @@ def test_enumerated_codes_are_the_listed_codes_only():
 
 
 def test_parse_scale_reads_every_format_the_sample_generator_writes():
-    from socio_re.data.socsci.sample import (
+    from socio_re.tasks.socrates.data.sample import (
         DOLLAR_SCALE,
         OPEN_DOLLAR_SCALE,
         SCALES,
@@ -95,7 +95,7 @@ def test_open_ended_rows_are_left_to_generation_and_kept_in_the_tables():
     import pandas as pd
 
     from socio_re.evaluation.candidates import candidate_values
-    from socio_re.metrics.socrates import compute_socrates_metrics
+    from socio_re.tasks.socrates.metrics import compute_socrates_metrics
 
     open_ended = "How many dollars? Only return an integer representing dollars, nothing else."
     assert candidate_values(parse_scale(open_ended)) is None
@@ -150,7 +150,7 @@ def test_answer_budget_grows_with_the_rationale():
 
 @pytest.fixture(scope="module")
 def sample_rows(tmp_path_factory):
-    from socio_re.data.socsci import generate_sample, load_socsci
+    from socio_re.tasks.socrates.data import generate_sample, load_socsci
 
     out = tmp_path_factory.mktemp("socsci_small")
     generate_sample(out, num_studies=12, participants_per_study=3)

@@ -136,14 +136,14 @@ def test_unusual_input_is_accepted(case, cache_dir):
     folder = CORPUS / case["id"]
     before = _digest(folder)
     if rc.task.name == "socrates":
-        from socio_re.tasks.socrates.data import prepare_splits
+        from socio_re.tasks.socrates.data.prepared import prepare_splits
 
         prepared = prepare_splits(rc.data, rc.paths.cache_dir)
         assert prepared.report["malformed"] == 0 and prepared.report["total"] == 20
         assert sum(prepared.rows(name) for name in ("train", "val", "test")) == 20
         assert all(prepared.rows(name) for name in ("train", "val", "test"))
     else:
-        from socio_re.tasks.relext.data import prepare
+        from socio_re.tasks.relext.data.prepared import prepare
 
         prepared = prepare(rc.data, rc.paths.cache_dir)
         assert {i.abstract_id for i in prepared.instances} == {"111", "222", "333"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from conftest import run_train
 
-from socio_re.data.socsci import generate_sample, load_socsci
+from socio_re.tasks.socrates.data import generate_sample, load_socsci
 
 
 def _lines(stderr: str) -> list[str]:

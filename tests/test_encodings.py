@@ -54,7 +54,7 @@ def test_piecewise_ids_equal_whole_text_ids_for_listed_pre_tokenizers(pattern):
 
 
 def test_piecewise_ids_equal_whole_text_ids_for_the_tiny_model_on_real_prompts(tiny_causal):
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
     from socio_re.tasks.socrates.formatting import prompt_messages
 
     rc, _, tokenizer = tiny_causal

@@ -72,7 +72,7 @@ def test_batched_sft_examples_equal_per_row_chat_template_calls(tiny, monkeypatc
     and tokenizer(answer) called row by row, rationale or not, special tokens in the text too."""
     from socio_re.data import encodings
     from socio_re.tasks.socrates import formatting
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
 
     rc, _, tok, _ = tiny
     monkeypatch.setattr(encodings, "has_backend", lambda t: fast)
@@ -118,7 +118,7 @@ def test_global_batch_size_derives_gradient_accumulation(per_device, processes, 
 
 
 def test_prepared_data_is_cached_by_what_shaped_it(tmp_path, tiny):
-    from socio_re.tasks.socrates.data import prepare_splits, tokenized_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits, tokenized_splits
 
     rc, _, tok, _ = tiny
     # A cache of its own: the entries counted below must not depend on what other tests left

@@ -278,7 +278,7 @@ def _tracked(tracked_run):
 
 @pytest.mark.slow
 def test_real_run_writes_provenance_and_logs_it(tracked_run):
-    from socio_re.data.relext.folds import TEST_FILE
+    from socio_re.tasks.relext.data.folds import TEST_FILE
 
     provenance = json.loads((tracked_run["run_dir"] / PROVENANCE_FILE).read_text())
     assert set(provenance) == SECTIONS

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from socio_re.data.relext.folds import folds_from_split_files, split_paths, write_split_files
-from socio_re.data.relext.instances import FIELDS, read_split_file
-from socio_re.data.relext.transforms import apply_transform
+from socio_re.tasks.relext.data.folds import folds_from_split_files, split_paths, write_split_files
+from socio_re.tasks.relext.data.instances import FIELDS, read_split_file
+from socio_re.tasks.relext.data.transforms import apply_transform
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ikraph_split"
 PMIDS = ["10001", "10002", "10003", "10004", "10005"]

@@ -9,23 +9,23 @@ import json
 
 import pytest
 
-from socio_re.data.relext.documents import NOT, Document, Mention, Relation
-from socio_re.data.relext.folds import (
+from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.relext.data.documents import NOT, Document, Mention, Relation
+from socio_re.tasks.relext.data.folds import (
     assign_folds,
     fold_split,
     folds_from_split_files,
     write_split_files,
 )
-from socio_re.data.relext.instances import (
+from socio_re.tasks.relext.data.instances import (
     Instance,
     build_instances,
     read_split_file,
     type_pairs_of,
     write_split_file,
 )
-from socio_re.data.relext.sentences import sentence_spans
-from socio_re.data.relext.transforms import apply_transform, marker_tokens
-from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.relext.data.sentences import sentence_spans
+from socio_re.tasks.relext.data.transforms import apply_transform, marker_tokens
 
 CHEM, DIS, ORG = "ChemicalEntity", "DiseaseOrPhenotypicFeature", "OrganismTaxon"
 

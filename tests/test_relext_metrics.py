@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from socio_re.data.relext.documents import LABELS
-from socio_re.evaluation.ensemble import align_predictions, ensemble_probabilities
-from socio_re.evaluation.relext_outputs import (
+from socio_re.tasks.relext.data.documents import LABELS
+from socio_re.tasks.relext.ensemble import align_predictions, ensemble_probabilities
+from socio_re.tasks.relext.metrics import confusion, per_class_table, plot_confusion, relext_metrics
+from socio_re.tasks.relext.outputs import (
     predictions_frame,
     write_litcoin_submission,
     write_pubtator_relations,
 )
-from socio_re.metrics.relext import confusion, per_class_table, plot_confusion, relext_metrics
 
 # Class indices: 0 NOT, 1 Association (A), 2 Positive_Correlation (P),
 # 3 Negative_Correlation (N), 4 Bind (B).

@@ -12,17 +12,17 @@ import pandas as pd
 import pytest
 import torch
 
-from socio_re.data.relext.documents import LABELS
-from socio_re.data.relext.instances import Instance
-from socio_re.evaluation.ensemble import (
+from socio_re.models.classifier import SequenceClassifier, novelty_loss
+from socio_re.tasks.relext.data.documents import LABELS
+from socio_re.tasks.relext.data.instances import Instance
+from socio_re.tasks.relext.ensemble import (
     PairProbabilities,
     ensemble_probabilities,
     novelty_of,
     pooled_out_of_fold,
     with_novelty,
 )
-from socio_re.metrics.relext import relext_metrics
-from socio_re.models.classifier import PairClassifier, novelty_loss
+from socio_re.tasks.relext.metrics import relext_metrics
 from socio_re.tasks.relext.novelty import (
     IGNORE,
     joint_labels,
@@ -97,7 +97,7 @@ def _batch():
 
 
 def test_novelty_head_loss_counts_gold_relations_only():
-    model = PairClassifier(_tiny_backbone(), 9, "entity_start", novelty="head",
+    model = SequenceClassifier(_tiny_backbone(), 9, "entity_start", novelty="head",
                            novelty_loss_weight=0.5).eval()
     assert model.head[-1].out_features == 10  # 9 classes + the novelty logit
     batch = _batch()
@@ -123,11 +123,11 @@ def test_saved_model_predicts_the_same_novelty_after_loading(tmp_path, monkeypat
     from socio_re.tasks.relext.scoring import predict_probabilities
 
     n = 17 if mode == "joint" else 9
-    model = PairClassifier(_tiny_backbone(), n, "entity_start", novelty=mode).eval()
+    model = SequenceClassifier(_tiny_backbone(), n, "entity_start", novelty=mode).eval()
     model.save(tmp_path / "m", labels=list(model_labels(LABELS, mode or "none")))
     meta = json.loads((tmp_path / "m" / "pair_classifier.json").read_text())
     assert meta["novelty"] == mode and meta["num_labels"] == n
-    loaded = PairClassifier.load(tmp_path / "m").eval()
+    loaded = SequenceClassifier.load(tmp_path / "m").eval()
     assert loaded.novelty == mode
     batch = _batch()
     a, b = model(**batch), loaded(**batch)
@@ -160,13 +160,13 @@ def test_saved_model_predicts_the_same_novelty_after_loading(tmp_path, monkeypat
 
 
 def test_model_saved_before_novelty_loads_without_it(tmp_path):
-    model = PairClassifier(_tiny_backbone(), 9, "cls")
+    model = SequenceClassifier(_tiny_backbone(), 9, "cls")
     model.save(tmp_path / "m", labels=list(LABELS))
     meta_path = tmp_path / "m" / "pair_classifier.json"
     meta = json.loads(meta_path.read_text())
     del meta["novelty"]
     meta_path.write_text(json.dumps(meta))
-    loaded = PairClassifier.load(tmp_path / "m")
+    loaded = SequenceClassifier.load(tmp_path / "m")
     assert loaded.novelty is None and loaded.head[-1].out_features == 9
 
 

@@ -10,12 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from socio_re.data.relext.documents import Mention
-from socio_re.data.relext.instances import build_instances
-from socio_re.data.relext.readers import read_bioc_json, read_litcoin, read_pubtator, write_pubtator
-from socio_re.data.relext.readers.litcoin import write_litcoin
-from socio_re.data.relext.transforms import apply_transform
 from socio_re.errors import DataError
+from socio_re.tasks.relext.data.documents import Mention
+from socio_re.tasks.relext.data.instances import build_instances
+from socio_re.tasks.relext.data.readers import (
+    read_bioc_json,
+    read_litcoin,
+    read_pubtator,
+    write_pubtator,
+)
+from socio_re.tasks.relext.data.readers.litcoin import write_litcoin
+from socio_re.tasks.relext.data.transforms import apply_transform
 
 GENE, DIS, CHEM = "GeneOrGeneProduct", "DiseaseOrPhenotypicFeature", "ChemicalEntity"
 ORG = "OrganismTaxon"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from socio_re.data.relext.documents import RELATION_TYPES, Document, Mention, Relation
-from socio_re.data.relext.readers import (
+from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.relext.data.documents import RELATION_TYPES, Document, Mention, Relation
+from socio_re.tasks.relext.data.readers import (
     read_bioc_json,
     read_corpus,
     read_litcoin,
@@ -16,8 +17,7 @@ from socio_re.data.relext.readers import (
     relation_lines,
     write_pubtator,
 )
-from socio_re.data.relext.sample import generate_litcoin_sample
-from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.relext.data.sample import generate_litcoin_sample
 
 # --- hand-written LitCoin files (tab-separated despite .csv; a title with bare quotes) -------
 

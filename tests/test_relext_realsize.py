@@ -10,10 +10,10 @@ import statistics
 
 import pytest
 
-from socio_re.data.relext.documents import LABELS
-from socio_re.data.relext.instances import build_instances, type_pairs_of
-from socio_re.data.relext.readers import read_corpus
-from socio_re.data.relext.sample import generate_litcoin_documents, generate_litcoin_sample
+from socio_re.tasks.relext.data.documents import LABELS
+from socio_re.tasks.relext.data.instances import build_instances, type_pairs_of
+from socio_re.tasks.relext.data.readers import read_corpus
+from socio_re.tasks.relext.data.sample import generate_litcoin_documents, generate_litcoin_sample
 
 
 @pytest.fixture(scope="module")

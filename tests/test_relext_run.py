@@ -10,7 +10,7 @@ import pytest
 from conftest import compose, run_module, run_train
 
 from socio_re.config.validate import validate_config
-from socio_re.data.relext.documents import LABELS
+from socio_re.tasks.relext.data.documents import LABELS
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +145,11 @@ def test_shared_task_scores_of_a_run_equal_the_scoring_command_on_its_files(fold
     """The run's shared_task metrics are the scoring command's numbers on the submission file
     the run wrote, against the curated relations of the split's abstracts (all of them: also
     pairs no instance carries, and pairs max_rows left unpredicted)."""
-    from socio_re.metrics.shared_task import SETTINGS, records_from_predictions, shared_task_scores
+    from socio_re.tasks.relext.shared_task import (
+        SETTINGS,
+        records_from_predictions,
+        shared_task_scores,
+    )
 
     run = fold_sweep["runs"][0]
     metrics = json.loads((run / "metrics.json").read_text())
@@ -207,8 +211,8 @@ def test_ensemble_scores_the_mean_of_two_folds_and_pools_out_of_fold(fold_sweep)
 
 
 def test_pubtator_directory_and_split_files_need_no_code_change(tmp_path, fold_sweep):
-    from socio_re.data.relext.readers import write_pubtator
-    from socio_re.data.relext.sample import generate_litcoin_documents
+    from socio_re.tasks.relext.data.readers import write_pubtator
+    from socio_re.tasks.relext.data.sample import generate_litcoin_documents
 
     docs = generate_litcoin_documents(num_train=40, num_test=10, seed=5)
     biored = tmp_path / "BioRED"
@@ -245,7 +249,7 @@ def test_marker_rows_and_head_train_under_lora(cache_dir):
     """One optimizer step: new marker embedding rows and the head change, old rows do not."""
     import torch
 
-    from socio_re.data.relext.documents import LABELS
+    from socio_re.tasks.relext.data.documents import LABELS
     from socio_re.tasks.relext.model import build_classifier, unwrap_for_saving
 
     rc = validate_config(compose(["experiment=relext_lora", "model=tiny-decoder",

@@ -95,8 +95,8 @@ def test_markers_too_far_apart_keep_a_and_are_reported(tokenizer):
 def test_encode_keeps_both_markers_where_right_truncation_cut_them(tokenizer):
     """Through encode (what training and prediction use): a pair mentioned late in a long text
     keeps both pooled markers; only a pair further apart than max_length loses one."""
-    from socio_re.data.relext.documents import LABELS
-    from socio_re.data.relext.instances import Instance
+    from socio_re.tasks.relext.data.documents import LABELS
+    from socio_re.tasks.relext.data.instances import Instance
     from socio_re.tasks.relext.encode import encode
 
     def instance(head: int, between: int) -> Instance:

@@ -198,7 +198,7 @@ STEPS = ["trainer.max_steps=2", "trainer.logging_steps=1", "trainer.eval_steps=2
          "trainer.save_steps=2"]
 CASES = {
     # The tiny encoder: MiniLM (the task's default model) costs three times as much here; the
-    # README gives its result, measured with the same tool.
+    # docs/reliability.md gives its result, measured with the same tool.
     "relext_fold": ["task=relext", "model=tiny-encoder", "fold=0", *STEPS,
                     "task.eval.max_rows=16"],
     # The default run: task socrates, the tiny causal LM, sample decoding.

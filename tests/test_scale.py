@@ -9,9 +9,9 @@ import pytest
 def test_full_scale_generator_writes_bounded_shards_in_the_exact_schema(tmp_path):
     import pyarrow.parquet as pq
 
-    from socio_re.data.socsci import clean_rows, load_socsci
-    from socio_re.data.socsci.sample import generate_full_scale
-    from socio_re.data.socsci.schema import SCHEMA
+    from socio_re.tasks.socrates.data import clean_rows, load_socsci
+    from socio_re.tasks.socrates.data.sample import generate_full_scale
+    from socio_re.tasks.socrates.data.schema import SCHEMA
 
     paths = generate_full_scale(tmp_path, rows=3000, num_studies=12, shard_rows=800, seed=1)
     assert [p.name for p in paths] == [f"train-{i:05d}-of-{len(paths):05d}.parquet"
@@ -31,7 +31,7 @@ def test_tokenizing_in_worker_processes_equals_one_process(tiny_causal, tmp_path
     import pandas as pd
 
     from socio_re.tasks.socrates import formatting
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
 
     rc, _, tokenizer = tiny_causal
     frame = prepare_splits(rc.data, rc.paths.cache_dir).frames["train"].head(300)
@@ -57,7 +57,7 @@ def test_tokenizing_in_worker_processes_equals_one_process(tiny_causal, tmp_path
 
 def test_an_empty_split_tokenizes_to_an_empty_dataset_that_loads(tiny_causal, tmp_path):
     from socio_re.tasks.socrates import formatting
-    from socio_re.tasks.socrates.data import prepare_splits
+    from socio_re.tasks.socrates.data.prepared import prepare_splits
 
     rc, _, tokenizer = tiny_causal
     empty = prepare_splits(rc.data, rc.paths.cache_dir).frames["train"].head(0)
@@ -73,7 +73,7 @@ def _source_with_malformed_rows(root):
     import numpy as np
     import pyarrow.parquet as pq
 
-    from socio_re.data.socsci.sample import generate_full_scale
+    from socio_re.tasks.socrates.data.sample import generate_full_scale
 
     generate_full_scale(root, rows=3000, num_studies=12, shard_rows=800, seed=3)
     bad = pq.read_table(sorted(root.glob("*.parquet"))[0]).slice(0, 40).to_pandas()
@@ -92,8 +92,8 @@ def test_streamed_split_equals_the_in_memory_split(tmp_path, kind, subset):
     clean_rows + make_splits give in memory: same cleaning report, manifest and rows."""
     import pandas as pd
 
-    from socio_re.data.socsci import clean_rows, load_socsci, make_splits
-    from socio_re.data.socsci.prepare import read_split, split_to_disk
+    from socio_re.tasks.socrates.data import clean_rows, load_socsci, make_splits
+    from socio_re.tasks.socrates.data.prepare import read_split, split_to_disk
 
     src = tmp_path / "src"
     _source_with_malformed_rows(src)
@@ -115,9 +115,9 @@ def test_streamed_split_equals_the_in_memory_split(tmp_path, kind, subset):
 def test_streamed_split_threshold_and_sampled_rows(tmp_path):
     import numpy as np
 
-    from socio_re.data.socsci.prepare import read_rows, read_split, split_to_disk
     from socio_re.errors import DataError
-    from socio_re.tasks.socrates.data import PreparedSplits
+    from socio_re.tasks.socrates.data.prepare import read_rows, read_split, split_to_disk
+    from socio_re.tasks.socrates.data.prepared import PreparedSplits
     from socio_re.tasks.socrates.evaluate import rows_to_score
 
     src = tmp_path / "src"

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from socio_re.sweeps.launcher import JobRecord
 from socio_re.sweeps.report import print_sweep_result
-from socio_re.sweeps.state import write_done
+from socio_re.sweeps.state import JobRecord, write_done
 from socio_re.tasks.relext.run import selection_objective as relext_objective
 from socio_re.tasks.socrates.run import selection_objective as socrates_objective
 from socio_re.tracking.compare import lower_is_better, rank_order

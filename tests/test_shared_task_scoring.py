@@ -1,4 +1,4 @@
-"""The shared task's relation scores (socio_re.metrics.shared_task) and its command.
+"""The shared task's relation scores (socio_re.tasks.relext.shared_task) and its command.
 
 Every expected number below is worked out by hand in the comment next to it; a brute-force
 scorer written differently (pairwise comparisons, no sets) checks random cases.
@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from conftest import run_module
 
-from socio_re.data.relext.readers import write_pubtator
-from socio_re.data.relext.sample import generate_litcoin_sample
 from socio_re.errors import DataError
-from socio_re.metrics.shared_task import (
+from socio_re.tasks.relext.data.readers import write_pubtator
+from socio_re.tasks.relext.data.sample import generate_litcoin_sample
+from socio_re.tasks.relext.shared_task import (
     SETTINGS,
     RelationRecord,
     canonical_id,
@@ -367,7 +367,7 @@ def test_cli_scores_litcoin_gold_against_pubtator_predictions(tmp_path):
 
 
 def test_cli_scores_a_corpus_split_against_itself(tmp_path, sample_dir):
-    from socio_re.data.relext.readers import read_litcoin
+    from socio_re.tasks.relext.data.readers import read_litcoin
 
     pred = write_pubtator(read_litcoin(sample_dir, "test"), tmp_path / "test.PubTator")
     out = run_module(MODULE, ["--gold", str(sample_dir), "--split", "test", "--pred",

@@ -12,9 +12,9 @@ import pytest
 from scipy import stats
 
 from socio_re.errors import DataError
-from socio_re.evaluation.answers import parse_answer, parse_scale
 from socio_re.metrics.bootstrap import percentile_interval, relative_improvement
-from socio_re.metrics.socrates import (
+from socio_re.tasks.socrates.answers import parse_answer, parse_scale
+from socio_re.tasks.socrates.metrics import (
     CI_METRICS,
     STUDY_COLUMNS,
     compute_socrates_metrics,

@@ -109,7 +109,7 @@ def test_summary_ends_with_the_paper_table_uniform_base_and_fine_tuned(trained_r
     improvement over it match a computation from the written files."""
     import numpy as np
 
-    from socio_re.metrics.socrates import compute_socrates_metrics
+    from socio_re.tasks.socrates.metrics import compute_socrates_metrics
 
     run_dir, stdout = trained_run["dir"], trained_run["stdout"]
     assert "SOCRATES Table 2" in stdout
@@ -160,7 +160,7 @@ def test_score_decoding_reads_whole_distributions(trained_run):
     import numpy as np
 
     from socio_re.evaluation.candidates import protocol_distribution
-    from socio_re.metrics.socrates import compute_socrates_metrics
+    from socio_re.tasks.socrates.metrics import compute_socrates_metrics
 
     run_dir = trained_run["dir"]
     out = run_module("socio_re.cli.evaluate", [str(run_dir), "--max-rows", "48", "--decoding",

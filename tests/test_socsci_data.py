@@ -12,7 +12,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from socio_re.data.socsci import (
+from socio_re.errors import ConfigError, DataError
+from socio_re.tasks.socrates.answers import parse_scale
+from socio_re.tasks.socrates.data import (
     DEMOGRAPHIC_FIELDS,
     HASH_SPLIT_KINDS,
     SCHEMA,
@@ -23,8 +25,6 @@ from socio_re.data.socsci import (
     load_socsci,
     make_splits,
 )
-from socio_re.errors import ConfigError, DataError
-from socio_re.evaluation.answers import parse_scale
 
 ANSWER_FORMAT = re.compile(r"Only return [^\n]+, nothing else\.")
 

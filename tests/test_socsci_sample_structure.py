@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socio_re.data.socsci import generate_sample
-from socio_re.data.socsci.sample import HIDDEN, IDEOLOGY, TOPICS
-from socio_re.evaluation.answers import parse_scale
-from socio_re.metrics.socrates import compute_socrates_metrics
+from socio_re.tasks.socrates.answers import parse_scale
+from socio_re.tasks.socrates.data import generate_sample
+from socio_re.tasks.socrates.data.sample import HIDDEN, IDEOLOGY, TOPICS
+from socio_re.tasks.socrates.metrics import compute_socrates_metrics
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from conftest import compose
 
-from socio_re.data.socsci import clean_rows, generate_sample, load_socsci, make_splits
-from socio_re.data.socsci.prepare import read_split, split_to_disk
-from socio_re.data.socsci.sample import split_files
-from socio_re.data.socsci.splits import (
+from socio_re.errors import DataError
+from socio_re.tasks.socrates.data import clean_rows, generate_sample, load_socsci, make_splits
+from socio_re.tasks.socrates.data.prepare import read_split, split_to_disk
+from socio_re.tasks.socrates.data.sample import split_files
+from socio_re.tasks.socrates.data.splits import (
     OFFICIAL_FILES,
     load_official_mapping,
     read_official_mapping,
 )
-from socio_re.errors import DataError
 
 SPLITS = ("train", "val", "test")
 GROUP = {"studies": ["study_id"], "tasks": ["study_id", "task_num"],
@@ -268,7 +268,7 @@ def test_an_offline_hub_id_says_to_download_the_metadata_folder(monkeypatch):
 
 def test_official_split_composes_validates_and_prepares():
     from socio_re.config.validate import validate_config
-    from socio_re.tasks.socrates.data import prepare_splits, split_shaping
+    from socio_re.tasks.socrates.data.prepared import prepare_splits, split_shaping
 
     rc = validate_config(compose(["data.split.kind=official", "debug=smoke", "tracking=none"]))
     assert (rc.data.split.kind, rc.data.split.official) == ("official", "studies")

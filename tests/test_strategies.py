@@ -143,9 +143,9 @@ def test_sharded_qlora_relext_resumes_keeps_its_best_and_exports(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["train/global_step"] == 8
     assert metrics["train/best_step"] == best["step"] in evals
-    from socio_re.models.classifier import PairClassifier
+    from socio_re.models.classifier import SequenceClassifier
 
-    model = PairClassifier.load(run_dir / "model")  # merged, unquantized
+    model = SequenceClassifier.load(run_dir / "model")  # merged, unquantized
     assert not any("lora_" in n for n, _ in model.named_parameters())
     assert not any(type(m).__name__ == "Linear4bit" for m in model.modules())
 

@@ -13,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from socio_re.errors import ConfigError
-from socio_re.sweeps.launcher import parallel_slots, pick_gpus
+from socio_re.sweeps.local import parallel_slots, pick_gpus
 
 LAUNCHER_LOG = "socio_re.sweeps.launcher"
 
@@ -84,7 +84,7 @@ def test_the_warning_reaches_the_console():
     """The sweep's launching process configures no logging: the line still reaches stderr."""
     code = ("import os; os.cpu_count = lambda: 2\n"
             "from omegaconf import OmegaConf\n"
-            "from socio_re.sweeps.launcher import parallel_slots\n"
+            "from socio_re.sweeps.local import parallel_slots\n"
             "parallel_slots(OmegaConf.create({'strategy': {'num_processes': None, 'devices': "
             "None}, 'sweep': {'max_parallel': 5}}), [])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

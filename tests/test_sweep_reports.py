@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from socio_re.sweeps.launcher import JobRecord, stop_after_ctrl_c
+from socio_re.sweeps.local import stop_after_ctrl_c
 from socio_re.sweeps.report import (
     fold_groups,
     print_sweep_result,
     print_sweep_summary,
     status_counts,
 )
-from socio_re.sweeps.state import write_done
+from socio_re.sweeps.state import JobRecord, write_done
 
 FOLD_METRICS = {
     0: {"val/micro_f1": 0.61, "val/macro_f1": 0.42, "test/micro_f1": 0.58, "objective": 0.61},
@@ -85,7 +85,7 @@ def test_fold_sweep_prints_each_fold_the_mean_and_sd_and_the_pooled_scores(tmp_p
 def test_without_mlflow_the_pooled_scores_come_from_the_fold_directories(tmp_path, capsys):
     """tracking=none: no aggregate; the folds' val_predictions.csv are scored together. Pooled:
     2 true positives, 1 positive predicted for a NOT pair, 1 missed: micro P = R = F1 = 2/3."""
-    from socio_re.data.relext.documents import LABELS
+    from socio_re.tasks.relext.data.documents import LABELS
 
     negative, a, b = LABELS[0], LABELS[1], LABELS[2]
     records = fold_sweep(tmp_path)[:2]

@@ -173,7 +173,7 @@ def test_a_job_s_own_exit_is_a_record_not_text(tmp_path):
 
 
 def test_error_lines_say_why_a_job_died():
-    from socio_re.sweeps.launcher import _error_line
+    from socio_re.sweeps.outcome import error_line as _error_line
 
     killed = ("Job 13838 (task: 0) with path /s/.submitit/13838/13838_0_result.pkl\n"
               "has not produced any output (state: FAILED)\nError stream produced:\n"
@@ -187,7 +187,7 @@ def test_parallel_slots_give_each_job_its_processes_or_gpus():
 
     from omegaconf import OmegaConf
 
-    from socio_re.sweeps.launcher import parallel_slots
+    from socio_re.sweeps.local import parallel_slots
 
     def cfg(n, max_parallel=None):
         return OmegaConf.create({"strategy": {"num_processes": n, "devices": None},

@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parents[1]))
 
-from socio_re.data.socsci.schema import SCHEMA  # noqa: E402
+from socio_re.tasks.socrates.data.schema import SCHEMA  # noqa: E402
 
 CASES: list[dict] = []
 

@@ -28,8 +28,8 @@ TRAIN = Path(__file__).resolve().parents[2] / "train.py"
 
 # What every run imports before it reads its data: imported once, here, before the forks.
 WARM = ("torch", "transformers", "datasets", "socio_re.cli.train", "socio_re.config.validate",
-        "socio_re.run", "socio_re.tasks.socrates.run", "socio_re.tasks.socrates.data",
-        "socio_re.tasks.relext.run", "socio_re.tasks.relext.data")
+        "socio_re.run", "socio_re.tasks.socrates.run", "socio_re.tasks.socrates.data.prepared",
+        "socio_re.tasks.relext.run", "socio_re.tasks.relext.data.prepared")
 
 
 def _child(case: dict, fresh: bool) -> None:
