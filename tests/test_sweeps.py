@@ -198,3 +198,34 @@ def test_parallel_slots_give_each_job_its_processes_or_gpus():
     assert parallel_slots(cfg(1, max_parallel=3), list(range(8))) == (3, 1)
     assert parallel_slots(cfg(1), []) == (max(1, os.cpu_count() or 1), 0)
     assert parallel_slots(cfg(64), []) == (1, 0)  # never fewer than one
+
+
+def test_the_sigterm_of_our_own_requeue_does_not_cut_submitit_short():
+    """SLURM answers submitit's ``scontrol requeue`` with SIGTERM at once: the job's handler
+    must let submitit finish (its "Requeued job" line, its exit) instead of stopping there."""
+    import os
+    import signal
+
+    from socio_re.sweeps.job import requeue_if_signalled, stop_on_slurm_signals
+    from socio_re.training import preemption
+
+    said = []
+
+    def submitit_handler(signum, frame):  # what submitit does on SIGUSR2, in order
+        os.kill(os.getpid(), signal.SIGTERM)  # the requeue's SIGTERM arrives mid-way
+        said.append("Requeued job 1_2")
+        raise SystemExit(-1)
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGUSR2)}
+    signal.signal(signal.SIGUSR2, submitit_handler)
+    try:
+        ending = stop_on_slurm_signals()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGUSR2)
+        requeue_if_signalled(ending)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        preemption.reset()
+    assert said == ["Requeued job 1_2"]
+    assert (ending.signal, ending.code, ending.requeueing) == ("SIGUSR2", 143, False)

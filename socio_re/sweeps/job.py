@@ -49,6 +49,9 @@ class SlurmEnding:
     signal: str | None = None
     code: int | None = None
     deferred: Callable[[], None] | None = None
+    # submitit's SIGUSR2 handler is requeueing the job: the SIGTERM that the requeue itself
+    # brings must not cut it short (it would before submitit says "Requeued job ...").
+    requeueing: bool = False
 
     @property
     def ended(self) -> bool:
@@ -140,6 +143,9 @@ def stop_on_slurm_signals() -> SlurmEnding:
     preemption.reset()
 
     def on_sigterm(signum, frame):
+        if ending.requeueing:  # our own requeue's SIGTERM: submitit exits once it is done
+            ending.signal, ending.code = "SIGUSR2", SIGTERM_EXIT
+            return
         if not ending.ended:
             ending.signal, ending.code = "SIGTERM", SIGTERM_EXIT
             log.warning("SIGTERM from SLURM (job cancelled, requeued, preempted or out of time): "
@@ -150,12 +156,15 @@ def stop_on_slurm_signals() -> SlurmEnding:
     usr2 = signal.getsignal(signal.SIGUSR2)
 
     def requeue(signum, frame):
+        ending.requeueing = True
         try:
             if callable(usr2):
                 usr2(signum, frame)  # submitit: checkpoint, scontrol requeue, sys.exit(-1)
         except SystemExit:
             ending.signal, ending.code = "SIGUSR2", SIGTERM_EXIT
             raise KeyboardInterrupt from None
+        finally:
+            ending.requeueing = False
 
     def on_usr2(signum, frame):
         if ending.ended or ending.deferred is not None:
