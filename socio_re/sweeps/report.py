@@ -148,12 +148,13 @@ def job_metrics(rec: JobRecord) -> dict[str, Any]:
     return rec.metrics or (read_done(Path(rec.directory)) or {}).get("metrics", {})
 
 
-def headline_columns(metrics: Sequence[dict[str, Any]]) -> list[str]:
-    """``val/<m>`` and ``test/<m>`` for the score families some job has (each task's
-    ``TaskSpec.table_scores``), then ``objective``."""
+def headline_columns(metrics: Sequence[dict[str, Any]], task: str | None = None) -> list[str]:
+    """``val/<m>`` and ``test/<m>`` for the score families some job has (the task's
+    ``TaskSpec.table_scores``; every task's for an unknown one), then ``objective``."""
     from socio_re.config.tasks import TASKS
 
-    families = dict.fromkeys(f for spec in TASKS.values() for f in spec.table_scores)
+    specs = [TASKS[task]] if task in TASKS else list(TASKS.values())
+    families = dict.fromkeys(f for spec in specs for f in spec.table_scores)
     names = [f"{split}/{m}" for split in SPLITS for m in families]
     return [n for n in [*names, OBJECTIVE] if any(_is_number(m.get(n)) for m in metrics)]
 
@@ -168,7 +169,7 @@ def print_cv_table(jobs: Sequence[JobRecord], task: str, setting: str = "",
     if not finished:
         return
     metrics = [job_metrics(r) for r in finished]
-    columns = headline_columns(metrics)
+    columns = headline_columns(metrics, task)
     pooled = pooled if pooled is not None else _pooled_from_directories(finished, task)
     table = Table()
     table.add_column("fold")
@@ -200,7 +201,7 @@ def print_ranking(records: Sequence[JobRecord], task: str) -> None:
     metrics = [job_metrics(r) for r in finished]
     lower = lower_is_better(OBJECTIVE, task)
     order = rank_order([_number(m.get(OBJECTIVE)) for m in metrics], lower)
-    columns = headline_columns(metrics)
+    columns = headline_columns(metrics, task)
     table = Table()
     for column in ("rank", "#", "job"):
         table.add_column(column)
