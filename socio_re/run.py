@@ -110,6 +110,26 @@ def _saved_config(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def _run_other_node(rc, run_dir: Path, nodes) -> dict[str, Any]:
+    """A node other than node 0 of a multi-node job: build this node's caches, wait for node
+    0's frozen config (which also proves this node sees the run directory), start this node's
+    ranks. Node 0 writes everything in the run directory; this returns its metrics."""
+    from socio_re.config.tasks import get_task
+    from socio_re.launch.nodes import announce, wait_for_config
+    from socio_re.launch.spawn import launch
+    from socio_re.utils.console import setup_logging
+
+    setup_logging()  # the console (this task's SLURM log) only: node 0 owns run.log
+    log.info("node %d of %d (%s): this node's ranks join node 0's run in %s", nodes.rank,
+             nodes.count, nodes.hosts[nodes.rank], run_dir)
+    get_task(rc.task.name).prepare_shared(rc)  # a node-local cache is built once per node
+    announce(run_dir, nodes)
+    wait_for_config(run_dir, nodes)
+    launch(run_dir, rc.strategy.num_processes, rc.strategy.devices, rc.strategy)
+    summary = read_json_or_none(run_dir / SUMMARY_FILE) or {}
+    return summary.get("metrics", {})
+
+
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Validate, freeze, then run in place (one process) or spawn the strategy's ranks."""
     from socio_re.utils.console import print_config_tree, print_summary, setup_logging
@@ -126,20 +146,36 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     os.environ.setdefault("SOCIO_RE_CACHE_DIR", rc.paths.cache_dir)
     # Record what "null = all visible GPUs" meant on this machine.
     cfg.strategy.num_processes = rc.strategy.num_processes
+    from socio_re.launch.nodes import job_nodes
+
+    nodes = job_nodes()
+    if nodes.multi and rc.strategy.name == "single":
+        from socio_re.errors import ConfigError
+
+        raise ConfigError("strategy", "single", "ddp, fsdp, zero2 or zero3",
+                          f"this job runs on {nodes.count} nodes, and strategy=single trains "
+                          "one process; or hydra.launcher.nodes=1")
     finished = read_done(run_dir) if rc.resume != "never" else None
     if finished:
         return report_finished(cfg, run_dir, finished)
+    if nodes.rank > 0:
+        return _run_other_node(rc, run_dir, nodes)
     resolved = freeze_config(cfg, run_dir)
     clear_done(run_dir)  # this attempt is not done until it writes the marker again
     setup_logging(run_dir)
     print_config_tree(resolved)
     prepare_shared(rc, run_dir)
+    if nodes.multi:
+        from socio_re.launch.nodes import announce, wait_for_nodes
 
-    if rc.strategy.num_processes > 1:
+        announce(run_dir, nodes)  # after the config: the other nodes' ranks read it
+        wait_for_nodes(run_dir, nodes)
+
+    if rc.strategy.num_processes > 1 or nodes.multi:
         from socio_re.launch.spawn import launch
 
         try:
-            launch(run_dir, rc.strategy.num_processes, rc.strategy.devices)
+            launch(run_dir, rc.strategy.num_processes, rc.strategy.devices, rc.strategy)
         except UserError:
             _remove_if_fresh(run_dir)  # e.g. the rendezvous port in use: nothing was trained
             raise

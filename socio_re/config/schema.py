@@ -108,6 +108,10 @@ class StrategyConfig:
     fsdp: Any = None
     # bitsandbytes quantization settings (schema: QuantizationConfig); null = full precision.
     quantization: Any = None
+    # How long a collective (all-reduce, barrier) and the ranks' rendezvous wait for a peer
+    # before failing: a rank or node that died stops the others after this, not after torch's
+    # default 30 min.
+    timeout_min: float = 10.0
 
 
 @dataclass

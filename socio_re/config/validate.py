@@ -119,10 +119,15 @@ def _check_common(rc: RunConfig) -> None:
         _check(v is None or v >= 1, f"trainer.{key}", v, "an integer >= 1 or null")
     n = rc.strategy.num_processes
     _check(n >= 1, "strategy.num_processes", n, "an integer >= 1 or null")
+    _check(rc.strategy.timeout_min > 0, "strategy.timeout_min", rc.strategy.timeout_min,
+           "a number of minutes > 0")
     if t.global_batch_size is not None:
         _check(t.global_batch_size >= 1, "trainer.global_batch_size", t.global_batch_size,
                "an integer >= 1 or null")
-        per_step = t.per_device_train_batch_size * rc.strategy.num_processes
+        from socio_re.utils.world import world_size
+
+        # On several nodes (inside their SLURM job) every node's ranks count.
+        per_step = t.per_device_train_batch_size * world_size(rc.strategy.num_processes)
         _check(
             t.global_batch_size % per_step == 0, "trainer.global_batch_size", t.global_batch_size,
             f"a multiple of per_device_train_batch_size x processes = {per_step}",

@@ -30,7 +30,12 @@ def init_deepspeed(s: StrategyConfig) -> None:
     skip_unused_deepspeed_ops()
     if rank() == 0:
         log.info("joining DeepSpeed's process group (%s)", backend(s))
-    deepspeed.init_distributed(dist_backend=backend(s))
+    from datetime import timedelta
+
+    from socio_re.training.engines import collective_timeout_s
+
+    deepspeed.init_distributed(dist_backend=backend(s),
+                               timeout=timedelta(seconds=collective_timeout_s(s)))
     zero = s.deepspeed.get("zero_optimization") or {}
     offload = (zero.get("offload_optimizer") or {}).get("device") not in (None, "none")
     torch_adam = ((s.deepspeed.get("optimizer") or {}).get("params") or {}).get("torch_adam")

@@ -57,12 +57,17 @@ class WorkerFailed(Exception):
     """A rank failed with an error that is not the user's to fix."""
 
 
-def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None:
+def launch(run_dir: Path, num_processes: int, devices: list[int] | None,
+           strategy=None) -> None:
+    """Start this node's ``num_processes`` ranks and wait for them; on several nodes (a SLURM
+    job of one task per node) they meet the other nodes' ranks over the nodes' addresses."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     from socio_re.launch.distributed import WORKER_ENV
+    from socio_re.launch.nodes import RANKS_DIR, job_nodes
     from socio_re.launch.worker import worker_main
+    from socio_re.training.engines import collective_timeout_s
 
     if devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(d) for d in devices)
@@ -71,24 +76,35 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None
     nnodes, node_rank, addr, port = rendezvous()
     if node_rank == 0:
         check_port_free(port)
+    timeout_s = collective_timeout_s(strategy) if strategy is not None else 1800
+    here = f" on {nnodes} nodes ({', '.join(job_nodes().hosts)})" if nnodes > 1 else ""
     log.info(
         "starting %d processes%s; they meet at %s:%d (each imports torch and the model code "
-        "first, about 10-20 s on CPU)", num_processes * nnodes,
-        f" on {nnodes} nodes" if nnodes > 1 else "", addr, port)
+        "first, about 10-20 s on CPU)", num_processes * nnodes, here, addr, port)
     config = LaunchConfig(
         min_nodes=nnodes, max_nodes=nnodes, nproc_per_node=num_processes,
         run_id=f"socio_re-{run_dir.name}", rdzv_backend="c10d",
-        rdzv_endpoint=f"{addr}:{port}", rdzv_configs={"rank": node_rank},
+        rdzv_endpoint=f"{addr}:{port}",
+        # The nodes wait for each other at most strategy.timeout_min (torch: 10 min to join).
+        rdzv_configs={"rank": node_rank, "join_timeout": timeout_s},
         max_restarts=0, monitor_interval=0.2, start_method="spawn")
     errors = run_dir / ERROR_DIR
-    shutil.rmtree(errors, ignore_errors=True)  # records of an earlier attempt (a resume)
+    # Records of an earlier attempt (a resume). On several nodes every node clears before its
+    # agent joins the rendezvous, and no rank starts before all have joined.
+    shutil.rmtree(errors, ignore_errors=True)
+    shutil.rmtree(run_dir / RANKS_DIR, ignore_errors=True)
     from socio_re.training.preemption import ranks_running
 
     try:
         with ranks_running():  # a SLURM signal meanwhile waits for the ranks' checkpoint
             elastic_launch(config, worker_main)(str(run_dir))
     except ChildFailedError as exc:
-        raise _worker_error(errors, exc) from None
+        raise _node_lost(errors, nnodes) or _worker_error(errors, exc) from None
+    except Exception as exc:  # the rendezvous itself: a node never came or went away
+        lost = _node_lost(errors, nnodes, str(exc)) if nnodes > 1 else None
+        if lost is None:
+            raise
+        raise lost from None
     finally:
         os.environ.pop(WORKER_ENV, None)
     # Ranks that stopped on purpose (trainer.stop_at_step, a SLURM signal) exit cleanly and
@@ -96,6 +112,27 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None) -> None
     stopped = _worker_error(errors, None) if errors.is_dir() else None
     if isinstance(stopped, RunInterrupted):
         raise stopped
+
+
+def _node_lost(errors: Path, nnodes: int, detail: str = "") -> Exception | None:
+    """On several nodes: when the ranks failed because peers vanished (a node died, or its
+    ranks did), :class:`NodeLost` naming the nodes none of whose ranks reported; else None."""
+    if nnodes <= 1:
+        return None
+    from socio_re.launch.nodes import NodeLost, job_nodes, looks_like_lost_peer, lost_hosts
+
+    records = [json.loads(p.read_text()) for p in sorted(errors.glob("rank*.json"))] \
+        if errors.is_dir() else []
+    if any(r.get("user_error") or r.get("interrupted") for r in records):
+        return None  # a rank's own one-line error or a planned stop: not a lost node
+    messages = [r["message"] for r in records] + ([detail] if detail else [])
+    if messages and not any(looks_like_lost_peer(m) for m in messages):
+        return None  # a real error in a rank: shown as such
+    nodes = job_nodes()
+    lost = lost_hosts(nodes, {r.get("host", "") for r in records})
+    first = next((m for m in messages if looks_like_lost_peer(m)), messages[0] if messages
+                 else "its ranks stopped answering")
+    return NodeLost(lost, f"the ranks here stopped ({' '.join(first.split())[:200]})")
 
 
 def _worker_error(errors: Path, exc: Exception | None) -> Exception:

@@ -27,6 +27,9 @@ def worker_main(run_dir: str) -> None:
 
     install_rank_handler()  # SLURM's time-limit signal: checkpoint, not sudden death
     path = Path(run_dir)
+    from socio_re.launch.nodes import record_rank_host
+
+    record_rank_host(path, rank())  # which host each rank ran on (engine line, markers)
     # Rank 0 appends to the run's log (the parent already opened it); the others stay quiet.
     setup_logging(path if rank() == 0 else None)
     if rank() != 0:
@@ -44,8 +47,11 @@ def worker_main(run_dir: str) -> None:
         problem = environment_problem(exc) if isinstance(exc, Exception) else None
         errors = path / "worker_errors"
         errors.mkdir(exist_ok=True)
+        import socket
+
         (errors / f"rank{rank():03d}.json").write_text(json.dumps({
-            "rank": rank(), "type": type(exc).__name__, "message": str(problem or exc),
+            "rank": rank(), "host": socket.gethostname(), "type": type(exc).__name__,
+            "message": str(problem or exc),
             "user_error": isinstance(exc, UserError) or problem is not None,
             "interrupted": isinstance(exc, RunInterrupted),
             "traceback": _clip("".join(traceback.format_exception(exc)))}))

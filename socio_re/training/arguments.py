@@ -38,7 +38,9 @@ def training_arguments(rc: RunConfig, run_dir: Path, *, has_eval: bool = True, m
 
     engine = Engine.from_strategy(rc.strategy)
     engine.prepare_process()  # a single-process DeepSpeed run starts its group later
-    world_size = rc.strategy.num_processes
+    from socio_re.utils.world import world_size as processes
+
+    world_size = processes(rc.strategy.num_processes)  # every node's ranks
     t = rc.trainer
     bf16, fp16 = mixed_precision(t.precision)
     eval_strategy = ("steps" if t.eval_steps else "epoch") if has_eval else "no"

@@ -32,13 +32,22 @@ class CompletenessMarkerCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         import torch.distributed as dist
 
+        ranks = None
         if dist.is_available() and dist.is_initialized():
             dist.barrier()
+            if dist.get_world_size() > 1:
+                import socket
+
+                # Which host wrote which rank's part: a sharded checkpoint of a job on several
+                # nodes holds every node's shards, and the marker says whose.
+                hosts: list = [None] * dist.get_world_size()
+                dist.all_gather_object(hosts, socket.gethostname())
+                ranks = {str(r): h for r, h in enumerate(hosts)}
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero and path.is_dir():
             from socio_re.training.checkpoints import write_marker
 
-            write_marker(path, state.global_step)
+            write_marker(path, state.global_step, ranks)
         return control
 
 

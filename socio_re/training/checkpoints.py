@@ -184,10 +184,11 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_marker(path: Path, step: int) -> None:
+def write_marker(path: Path, step: int, ranks: dict[str, str] | None = None) -> None:
     """List the checkpoint's files with their sizes in :data:`MARKER`, durably: the files are
     fsynced first, the marker goes through a temp file and a rename, then the folder is
-    fsynced, so a crash at any moment leaves either no marker or a true one."""
+    fsynced, so a crash at any moment leaves either no marker or a true one. ``ranks``
+    ({rank: host}) says which host saved each rank's part of a sharded checkpoint."""
     files = {}
     for file in sorted(path.rglob("*")):
         if file.is_file() and file.name != MARKER and not file.name.startswith(f".{MARKER}"):
@@ -195,7 +196,8 @@ def write_marker(path: Path, step: int) -> None:
             files[str(file.relative_to(path))] = file.stat().st_size
     tmp = path / f".{MARKER}.tmp"
     with tmp.open("w") as fh:
-        json.dump({"step": step, "files": files}, fh, indent=1)
+        json.dump({"step": step, "files": files, **({"ranks": ranks} if ranks else {})}, fh,
+                  indent=1)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path / MARKER)

@@ -96,8 +96,11 @@ def describe_engine(report: dict[str, Any]) -> str:
             "ddp": "DDP", "single": "single process"}.get(engine, str(engine))
     parts = [name]
     if n > 1:
+        hosts = report.get("hosts") or []
         parts.append(f"{n} processes" + (f" over {report['backend']}" if report.get("backend")
-                                         else ""))
+                                         else "")
+                     + (f" on {len(hosts)} hosts ({', '.join(hosts)})" if len(hosts) > 1
+                        else ""))
     parts.append(str(report.get("precision", "")))
     share = report.get("sharded_param_share", 0.0)
     if share:
@@ -119,6 +122,8 @@ def engine_tags(report: dict[str, Any]) -> dict[str, str]:
             "sharded_param_share", "linear4bit_layers")
     tags = {f"engine.{k}": str(report[k]) for k in keys if report.get(k) is not None}
     tags["engine"] = describe_engine(report)
+    if report.get("hosts"):
+        tags["engine.hosts"] = ",".join(report["hosts"])
     return tags
 
 
@@ -144,6 +149,13 @@ class EngineReportCallback(TrainerCallback):
         self.done = True
         report = engine_report(self.trainer)  # every rank computes (collectives-free)
         if state.is_world_process_zero:
+            from socio_re.utils.world import rank_hosts
+
+            # Each rank recorded its host as it started (they have all met by now).
+            ranks = rank_hosts(self.path.parent)
+            if ranks:
+                report["rank_hosts"] = {str(r): h for r, h in sorted(ranks.items())}
+                report["hosts"] = sorted(set(ranks.values()))
             self.path.write_text(json.dumps(report, indent=1) + "\n")
             log.info("engine: %s", describe_engine(report))
             if self.tracker is not None:

@@ -42,7 +42,7 @@ def layer_classes_to_wrap(model) -> list[str]:
 
 def trainer_kwargs(s: StrategyConfig, num_processes: int, model=None) -> dict[str, Any]:
     """Strategy → TrainingArguments keywords (backend, DeepSpeed dict, FSDP options)."""
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"ddp_timeout": collective_timeout_s(s)}
     if num_processes > 1 and not s.deepspeed:
         kwargs["ddp_backend"] = backend(s)
         kwargs["ddp_find_unused_parameters"] = False
@@ -55,6 +55,12 @@ def trainer_kwargs(s: StrategyConfig, num_processes: int, model=None) -> dict[st
         kwargs["fsdp"] = "full_shard auto_wrap" + (" offload" if cfg.get("cpu_offload") else "")
         kwargs["fsdp_config"] = cfg
     return kwargs
+
+
+def collective_timeout_s(s: StrategyConfig) -> int:
+    """``strategy.timeout_min`` in seconds: how long a collective waits for a rank that may have
+    died (torch's default is 30 min, during which a job that lost a node would sit idle)."""
+    return max(1, round(float(getattr(s, "timeout_min", 30.0)) * 60))
 
 
 def _plain(obj: Any) -> Any:
