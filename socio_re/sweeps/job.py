@@ -106,6 +106,9 @@ def run_sweep_job(launcher, sweep_overrides: list[str], job_dir_key: str, job_nu
         code = exc.code if isinstance(exc.code, int) else 1
         if code:
             message = exc.line if isinstance(exc, ReportedExit) else f"exit code {code}"
+            if env.cluster == "slurm" and requeue_after_lost_node(code, message, ending,
+                                                                  sweep_dir, name):
+                raise SystemExit(SIGTERM_EXIT) from None  # no result: the requeued job has it
             write_job_exit(sweep_dir, name, code, message)
             raise JobExit(code, message) from None
         raise
@@ -180,6 +183,54 @@ def stop_on_slurm_signals() -> SlurmEnding:
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGUSR2, on_usr2)
     return ending
+
+
+# A job requeues itself after losing a node at most this often (then it fails with the line).
+MAX_NODE_LOSS_REQUEUES = 3
+
+
+def requeue_after_lost_node(code: int, message: str, ending: SlurmEnding, sweep_dir: Path,
+                            name: str) -> bool:
+    """A job on several nodes whose ranks stopped because a node died (``NodeLost``, exit 75):
+    record the event (one line for the sweep's summary, naming the node), and requeue the job
+    (``scontrol requeue``, as submitit does on a time limit). SLURM starts it again when it has
+    the nodes (not on a node it has marked down), and it resumes from its newest complete
+    checkpoint. True when requeued; False (the job then fails with ``message``) for another
+    error, after :data:`MAX_NODE_LOSS_REQUEUES` requeues, or when SLURM refuses."""
+    import subprocess
+
+    from socio_re.launch.nodes import NodeLost
+    from socio_re.sweeps.state import add_job_event
+
+    if code != NodeLost.exit_code or ending.ended:
+        return False
+    job = os.environ.get("SLURM_JOB_ID", "")
+    attempt = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    line = message.removeprefix("error: ")
+    if attempt >= MAX_NODE_LOSS_REQUEUES:
+        add_job_event(sweep_dir, name, f"attempt {attempt + 1}: {line}; not requeued again "
+                                       f"(requeued {attempt} times already)", key=attempt)
+        return False
+    ending.requeueing = True  # the SIGTERM our requeue brings is expected
+    try:
+        out = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        out = None
+        why = str(exc)
+    else:
+        why = out.stderr.strip() or f"exit {out.returncode}"
+    if out is None or out.returncode != 0:
+        ending.requeueing = False
+        add_job_event(sweep_dir, name, f"attempt {attempt + 1}: {line}; the requeue failed "
+                                       f"({why})", key=attempt)
+        return False
+    add_job_event(sweep_dir, name, f"attempt {attempt + 1}: {line}; requeued (SLURM job {job}), "
+                                   "resumes from the newest complete checkpoint", key=attempt)
+    log.warning("%s: requeued SLURM job %s; it resumes from the newest complete checkpoint",
+                line, job)
+    ending.signal, ending.code = "requeue", SIGTERM_EXIT
+    return True
 
 
 def requeue_if_signalled(ending: SlurmEnding) -> None:

@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from socio_re.errors import RunInterrupted
-from socio_re.sweeps.state import JobRecord, has_checkpoint, read_done, read_job_exit
-from socio_re.sweeps.submitit_adapter import returned_exception
+from socio_re.sweeps.state import (
+    JobRecord,
+    has_checkpoint,
+    read_done,
+    read_job_events,
+    read_job_exit,
+)
+from socio_re.sweeps.submitit_adapter import first_task_result, returned_exception
 
 
 def error_line(text: str) -> str:
@@ -22,14 +28,27 @@ def error_line(text: str) -> str:
     return lines[-1][:300] if lines else "unknown error"
 
 
+def job_nodes(job) -> str:
+    """The SLURM node list the job ran on, from the scheduler's last answer (sacct or squeue:
+    ``node[1-2]``); "" on this machine or when the scheduler no longer lists it."""
+    try:
+        info = job.get_info(mode="cache") if hasattr(job, "get_info") else {}
+    except Exception:
+        return ""
+    nodes = str((info or {}).get("NodeList") or "")
+    return "" if nodes.lower() in ("", "none", "none assigned", "(null)") else nodes
+
+
 def collect_result(job, rec: JobRecord, sweep_dir: Path, results: dict[int, Any]) -> None:
     """A finished job's status, error line and metrics into its record; its JobReturn into
     ``results`` when it completed."""
     from hydra.core.utils import JobStatus
 
     rec.log, rec.job_id = str(job.paths.stderr), str(job.job_id)
+    rec.nodes = job_nodes(job) or rec.nodes
+    rec.events = read_job_events(sweep_dir, rec.name)
     try:
-        ret = job.result()
+        ret = first_task_result(job)
     except Exception as exc:  # the job raised (JobExit) or died
         ended = read_job_exit(sweep_dir, rec.name)
         rec.error = f"exit {ended['code']}: {ended['message']}" if ended \

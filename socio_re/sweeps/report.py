@@ -52,16 +52,21 @@ def print_sweep_summary(sweep_id: str, sweep_dir: Path, parent: str | None, uri:
     from rich.table import Table
 
     table = Table(title=f"sweep {sweep_id}", show_lines=False)
-    for col in ("#", "job", "status", "objective", "details"):
+    with_nodes = any(r.nodes for r in records)  # on SLURM: where each job ran
+    for col in ("#", "job", "status", "objective", *(["node"] if with_nodes else []), "details"):
         table.add_column(col, overflow="fold")
     for r in records:
         obj = r.metrics.get(OBJECTIVE)
         table.add_row(str(r.num), r.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
-                      f"{obj:.4g}" if _is_number(obj) else "—", _details(r, sweep_dir))
+                      f"{obj:.4g}" if _is_number(obj) else "—",
+                      *([r.nodes or "—"] if with_nodes else []), _details(r, sweep_dir))
     console = _console()
     console.print(table)
     console.print(f"{status_counts(records)}; sweep dir {sweep_dir}", soft_wrap=True)
     for r in records:  # unwrapped, one line each: easy to grep and to copy the log path
+        for event in r.events:  # e.g. a node lost mid-training, and the requeue
+            console.print(f"job #{r.num} {r.name}: {event}", soft_wrap=True, markup=False,
+                          highlight=False)
         if r.error:
             where = f" (log: {r.log})" if r.log else ""
             console.print(f"job #{r.num} {r.name} {r.status}: {r.error}{where}",

@@ -15,7 +15,7 @@ from socio_re.launch.slurm import submission_errors
 from socio_re.sweeps.outcome import error_line
 from socio_re.sweeps.plan import PlannedJob, explicit_max_parallel
 from socio_re.sweeps.state import SWEEP_LOG, JobRecord
-from socio_re.sweeps.submitit_adapter import poll_again
+from socio_re.sweeps.submitit_adapter import first_task_result, poll_again
 
 log = logging.getLogger(SWEEP_LOG)
 
@@ -90,7 +90,7 @@ class AggregateJob:
         """Wait for it; on failure the submitting command aggregates itself instead."""
         self.job.wait()
         try:
-            self.result = self.job.result()
+            self.result = first_task_result(self.job)
             self.has_result = True
             state = "completed"
         except Exception as exc:
@@ -110,7 +110,7 @@ def submit_aggregate_job(aggregate: AggregateJob, executor, array: str,
     # afterany: failed or cancelled tasks end the wait too (the aggregate says what finished).
     executor.update_parameters(slurm_additional_parameters={**extra_parameters,
                                                             "dependency": f"afterany:{array}"},
-                               name="aggregate")
+                               name="aggregate", nodes=1)  # one process: never several nodes
     with submission_errors():
         job = executor.submit(aggregate_job, records, str(sweep_dir), task, tracking)
     aggregate.job, aggregate.job_id, aggregate.log = job, str(job.job_id), str(job.paths.stderr)

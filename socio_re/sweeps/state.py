@@ -32,6 +32,9 @@ class JobRecord:
     log: str = ""
     job_id: str = ""  # submitit's: the SLURM job id (123_4 in an array), a pid on this machine
     metrics: dict[str, Any] = field(default_factory=dict)
+    nodes: str = ""  # the SLURM nodes it ran on (node list), when it ran on SLURM
+    # What happened to it on the way, one line each (a node lost and the job requeued).
+    events: list[str] = field(default_factory=list)
 
 
 def write_done(run_dir: Path, metrics: dict[str, Any], tracking: str) -> Path:
@@ -87,3 +90,37 @@ def read_job_exit(sweep_dir: Path, job: str) -> dict[str, Any] | None:
 
 def clear_job_exit(sweep_dir: Path, job: str) -> None:
     _exit_file(sweep_dir, job).unlink(missing_ok=True)
+
+
+# What happened to a job on the way that the scheduler does not keep (a node lost mid-training
+# and the job requeued): one JSON line per event in <sweep_dir>/.job_events/<job>.jsonl, written
+# by the job, read into the sweep's summary. Kept across attempts: the history of the job.
+EVENTS_DIR = ".job_events"
+
+
+def _events_file(sweep_dir: Path, job: str) -> Path:
+    return Path(sweep_dir) / EVENTS_DIR / f"{job}.jsonl"
+
+
+def add_job_event(sweep_dir: Path, job: str, line: str, key: Any = None) -> None:
+    """Append ``line``; with ``key``, only once per key (several nodes report one loss)."""
+    path = _events_file(sweep_dir, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if key is not None and path.is_file() and any(
+            f'"key": {json.dumps(key)}' in raw for raw in path.read_text().splitlines()):
+        return
+    with path.open("a") as fh:
+        fh.write(json.dumps({"time": time.time(), "line": line, "key": key}) + "\n")
+
+
+def read_job_events(sweep_dir: Path, job: str) -> list[str]:
+    path = _events_file(sweep_dir, job)
+    if not path.is_file():
+        return []
+    lines = []
+    for raw in path.read_text().splitlines():
+        try:
+            lines.append(json.loads(raw)["line"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash mid-write
+    return lines

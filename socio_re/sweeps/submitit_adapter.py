@@ -36,6 +36,13 @@ def returned_exception(job_return) -> Any:
 # --- submitit jobs and executors -------------------------------------------------------------
 
 
+def first_task_result(job) -> Any:
+    """The job's result: its first task's. A job on several nodes runs one task per node, and
+    submitit's ``result()`` refuses such a job; node 0's task is the one that reports (the
+    others' ranks trained with it and return the same metrics)."""
+    return job.task(0).result()
+
+
 def poll_again(job) -> None:
     """Make the job's watcher poll a job it counted as finished (a requeued SLURM job is back in
     the queue): submitit only polls the jobs not in ``watcher._finished``."""

@@ -21,6 +21,9 @@ def sweep_tags(rc: Any) -> dict[str, str]:
         array = os.environ.get("SLURM_ARRAY_JOB_ID")
         tags["slurm_job_id"] = (f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if array
                                 else os.environ["SLURM_JOB_ID"])
+        nodes = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
+        if nodes:  # where it ran: node1, or node[1-2] for a job on two nodes
+            tags["slurm_nodes"] = nodes
     if os.environ.get("SOCIO_RE_JOB_LOG"):  # the submitit log of this job (set by the launcher)
         tags["job_log"] = os.environ["SOCIO_RE_JOB_LOG"]
     return tags
