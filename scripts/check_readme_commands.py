@@ -58,6 +58,9 @@ PLANS = [
     Plan(r"^source ", "skip", "shell set-up"),
     Plan(r"^(scripts/local_slurm\.sh |export SLURM_CONF=)", "skip",
          "starts Slurm daemons (root); tests/test_slurm_cluster.py runs this path"),
+    Plan(r"hydra/launcher=slurm .*hydra\.launcher\.nodes=2", "skip",
+         "needs the local 2-node Slurm cluster (root, network namespaces); "
+         "tests/test_slurm_nodes.py starts one"),
     Plan(r"hydra/launcher=slurm .*fold=0,1,2,3,4$", "skip",
          "needs the local Slurm cluster; tests/test_slurm_cluster.py runs this sweep"),
     Plan(r"^(python -m venv|pip install)", "skip", "the install by hand (the Makefile's steps)"),
