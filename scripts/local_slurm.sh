@@ -96,6 +96,20 @@ node_gpus() {
     [[ $n -gt 0 && -e /dev/nvidia0 ]] && echo "$n" || echo 0
 }
 
+conf_ports_and_auth() {  # ports, users, munge and state: the same for one node or several
+    cat <<EOF
+SlurmctldPort=$PORT
+SlurmdPort=$((PORT + 1))
+SlurmUser=$user
+SlurmdUser=$user
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$DIR/run/munge.socket
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool/%n
+EOF
+}
+
 conf_common() {  # the settings every local cluster shares (one node or several)
     cat <<EOF
 FirstJobId=$first_id
@@ -137,15 +151,7 @@ write_conf_one_node() {
 # Written by scripts/local_slurm.sh start (rewritten on every start); one node, no accounting.
 ClusterName=socio_re_local
 SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=$PORT
-SlurmdPort=$((PORT + 1))
-SlurmUser=$user
-SlurmdUser=$user
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$DIR/run/munge.socket
-StateSaveLocation=$DIR/state
-SlurmdSpoolDir=$DIR/spool/%n
+$(conf_ports_and_auth)
 SlurmctldPidFile=$DIR/run/slurmctld.pid
 SlurmdPidFile=$DIR/run/slurmd.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
@@ -296,15 +302,7 @@ write_conf_nodes() {
 # each node in its own network namespace on bridge $BR ($NET.0/24); no accounting.
 ClusterName=socio_re_local
 SlurmctldHost=slurmctl($(addr_ctl))
-SlurmctldPort=$PORT
-SlurmdPort=$((PORT + 1))
-SlurmUser=$user
-SlurmdUser=$user
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$DIR/run/munge.socket
-StateSaveLocation=$DIR/state
-SlurmdSpoolDir=$DIR/spool/%n
+$(conf_ports_and_auth)
 SlurmctldPidFile=$DIR/run/slurmctld.pid
 SlurmdPidFile=$DIR/run/slurmd-%n.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
