@@ -13,6 +13,7 @@ from slurm_cluster import SCRIPT, slurm_installed
 
 from socio_re.launch import nodes as nodes_mod
 from socio_re.launch.nodes import JobNodes, SharedStorageError, job_nodes, lost_hosts
+from socio_re.utils import world
 
 
 def _script(*args: str, env: dict[str, str], timeout: int = 600):
@@ -125,6 +126,6 @@ def test_a_multi_node_world_counts_every_node(monkeypatch):
     for key, value in {"SLURM_NNODES": "2", "SLURM_NTASKS": "2", "SLURM_NODEID": "0",
                        "SLURM_JOB_NODELIST": "node[1-2]", "SLURM_JOB_ID": "3"}.items():
         monkeypatch.setenv(key, value)
-    assert nodes_mod.world_size(2) == 4
+    assert world.world_size(2) == 4
     monkeypatch.setenv("WORLD_SIZE", "8")
-    assert nodes_mod.world_size(2) == 8
+    assert world.world_size(2) == 8

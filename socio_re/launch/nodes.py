@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from socio_re.errors import UserError
-from socio_re.utils.world import RANKS_DIR, job_node_count, rank_hosts, world_size
-
-__all__ = ["RANKS_DIR", "rank_hosts", "world_size"]  # the low-layer pieces, re-exported
+from socio_re.utils.world import job_node_count
 
 # Where each node's task announces itself for this attempt of the job.
 NODES_DIR = "nodes"
@@ -131,15 +129,6 @@ class NodeLost(UserError):
     def __init__(self, hosts: list[str], detail: str):
         self.hosts = hosts
         super().__init__(f"lost node {', '.join(hosts) or '(unknown)'} of the job: {detail}")
-
-
-def record_rank_host(run_dir: Path, rank: int) -> None:
-    """Called by each rank as it starts."""
-    folder = run_dir / RANKS_DIR
-    folder.mkdir(exist_ok=True)
-    (folder / f"rank{rank:04d}.json").write_text(json.dumps(
-        {"rank": rank, "host": socket.gethostname(),
-         "local_rank": int(os.environ.get("LOCAL_RANK", "0"))}))
 
 
 def lost_hosts(nodes: JobNodes, reported: set[str]) -> list[str]:

@@ -65,9 +65,10 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None,
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     from socio_re.launch.distributed import WORKER_ENV
-    from socio_re.launch.nodes import RANKS_DIR, job_nodes
+    from socio_re.launch.nodes import job_nodes
     from socio_re.launch.worker import worker_main
     from socio_re.training.engines import collective_timeout_s
+    from socio_re.utils.world import RANKS_DIR
 
     if devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(d) for d in devices)
@@ -114,6 +115,12 @@ def launch(run_dir: Path, num_processes: int, devices: list[int] | None,
         raise stopped
 
 
+def _rank_records(errors: Path) -> list[dict]:
+    """The error records the ranks of this launch left (worker.py writes one per failing rank)."""
+    return [json.loads(p.read_text()) for p in sorted(errors.glob("rank*.json"))] \
+        if errors.is_dir() else []
+
+
 def _node_lost(errors: Path, nnodes: int, detail: str = "") -> Exception | None:
     """On several nodes: when the ranks failed because peers vanished (a node died, or its
     ranks did), :class:`NodeLost` naming the nodes none of whose ranks reported; else None."""
@@ -121,8 +128,7 @@ def _node_lost(errors: Path, nnodes: int, detail: str = "") -> Exception | None:
         return None
     from socio_re.launch.nodes import NodeLost, job_nodes, looks_like_lost_peer, lost_hosts
 
-    records = [json.loads(p.read_text()) for p in sorted(errors.glob("rank*.json"))] \
-        if errors.is_dir() else []
+    records = _rank_records(errors)
     if any(r.get("user_error") or r.get("interrupted") for r in records):
         return None  # a rank's own one-line error or a planned stop: not a lost node
     messages = [r["message"] for r in records] + ([detail] if detail else [])
@@ -137,8 +143,7 @@ def _node_lost(errors: Path, nnodes: int, detail: str = "") -> Exception | None:
 
 def _worker_error(errors: Path, exc: Exception | None) -> Exception:
     """The failing rank's own message: a UserError stays one line; anything else is shown."""
-    records = [json.loads(p.read_text()) for p in sorted(errors.glob("rank*.json"))] \
-        if errors.is_dir() else []
+    records = _rank_records(errors)
     # A rank that lost its peer reports the peer's crash, not the cause: show the cause first.
     records.sort(key=lambda r: "closed by peer" in r["message"] or "remote worker" in r["message"])
     if records:

@@ -27,7 +27,7 @@ def worker_main(run_dir: str) -> None:
 
     install_rank_handler()  # SLURM's time-limit signal: checkpoint, not sudden death
     path = Path(run_dir)
-    from socio_re.launch.nodes import record_rank_host
+    from socio_re.utils.world import record_rank_host
 
     record_rank_host(path, rank())  # which host each rank ran on (engine line, markers)
     # Rank 0 appends to the run's log (the parent already opened it); the others stay quiet.

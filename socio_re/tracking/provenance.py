@@ -131,11 +131,10 @@ def seeds_of(rc: Any) -> dict[str, Any]:
 
 def world_size(strategy: StrategyConfig | None) -> int:
     """The processes training together: the launcher's ``WORLD_SIZE`` on a rank, else the
-    strategy's process count (what the run would start)."""
-    env = os.environ.get("WORLD_SIZE")
-    if env and env.isdigit():
-        return int(env)
-    return int(getattr(strategy, "num_processes", None) or 1)
+    strategy's process count times the job's nodes (what the run would start)."""
+    from socio_re.utils.world import world_size as processes
+
+    return processes(getattr(strategy, "num_processes", None))
 
 
 def accelerator_info() -> dict[str, Any]:

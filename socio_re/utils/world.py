@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 # Where each rank records its host when it starts.
@@ -30,6 +31,15 @@ def world_size(num_processes: int | None) -> int:
     if env and env.isdigit():
         return int(env)
     return int(num_processes or 1) * job_node_count()
+
+
+def record_rank_host(run_dir: Path, rank: int) -> None:
+    """Called by each rank as it starts."""
+    folder = Path(run_dir) / RANKS_DIR
+    folder.mkdir(exist_ok=True)
+    (folder / f"rank{rank:04d}.json").write_text(json.dumps(
+        {"rank": rank, "host": socket.gethostname(),
+         "local_rank": int(os.environ.get("LOCAL_RANK", "0"))}))
 
 
 def rank_hosts(run_dir: Path) -> dict[int, str]:
